@@ -29,4 +29,4 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """Return a structured logger named after its module."""
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)
