@@ -1,0 +1,70 @@
+"""The contract between a loaded model and its callers (the HTTP API, ``berth score``).
+
+A :class:`Scorer` takes customer histories as plain columns in the data-contract names and an
+``as_of`` date, and returns one :class:`CustomerScore` per customer. The API never touches pandas,
+XGBoost or MLflow directly: it only sees this protocol, so tests can swap in a fake scorer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+# {"shipments": {"customer_id": [...], "shipment_date": [...], "volume": [...]},
+#  "interactions": {...}, "customers": {...}} — canonical column names (berth.tables);
+# dates as datetime.date / datetime.datetime (or ISO strings); missing values as None.
+ColumnTables = Mapping[str, Mapping[str, Sequence[Any]]]
+
+RISK_BANDS = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One readable reason behind a score: a feature group and its signed contribution (log-odds)."""
+
+    name: str
+    contribution: float
+    label_en: str = ""
+    label_zh: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerScore:
+    """The scores of one customer as of a date."""
+
+    customer_id: str
+    churn_probability: float
+    risk_band: str
+    partial_churn_probability: float | None = None
+    drivers: tuple[Driver, ...] = field(default=())
+    eligible: bool = True
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a caller may know about the loaded model."""
+
+    name: str
+    version: str
+    trained_at: str
+    horizon_days: int
+    training_cutoff: str
+    content_hash: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Scorer(Protocol):
+    """A loaded, ready-to-serve model."""
+
+    @property
+    def info(self) -> ModelInfo:
+        """Name, version and validation metrics of the model."""
+        ...
+
+    def score(self, tables: ColumnTables, as_of: date) -> list[CustomerScore]:
+        """Score every customer found in ``tables['shipments']`` as of ``as_of``."""
+        ...
