@@ -112,11 +112,20 @@ def validate(
 ) -> None:
     """Validate a data folder: print the summary and write quarantined rows with their reasons."""
     from berth.config import load_data_config
+    from berth.contract import TooManyBadRowsError
     from berth.io import load_port_data
 
-    result = load_port_data(data, load_data_config(config))
-    console.print(result.report.render())
     target = quarantine if quarantine is not None else data / "quarantine.csv"
+    try:
+        result = load_port_data(data, load_data_config(config))
+    except TooManyBadRowsError as exc:
+        # The data fails the contract, but the report and the quarantined rows say why.
+        console.print(exc.result.report.render())
+        written = exc.result.write_quarantine(target)
+        if written is not None:
+            console.print(f"Quarantined rows written to {written}")
+        raise
+    console.print(result.report.render())
     written = result.write_quarantine(target)
     if written is not None:
         console.print(f"Quarantined rows written to {written}")
@@ -124,6 +133,282 @@ def validate(
         console.print("No rows quarantined.")
 
 
+@app.command()
+@_handle_errors
+def train(
+    data: Annotated[Path, typer.Option(help="Folder with shipments.(csv|parquet) and optional tables.")],
+    config: Annotated[Path | None, typer.Option(help="Training config (YAML).")] = None,
+    cutoff: Annotated[
+        str | None, typer.Option(help="Use only data up to this date (default: the last date in the data).")
+    ] = None,
+    horizon_days: Annotated[int | None, typer.Option(min=7, help="Churn horizon in days.")] = None,
+) -> None:
+    """Train, evaluate against baselines, log to MLflow and register a churn model."""
+    from berth.config import load_train_config
+    from berth.features import HistoryArrays
+    from berth.io import load_port_data
+    from berth.registry import log_and_register, tracking_uri
+    from berth.training import metrics_table, restrict_to_cutoff, train_churn_model
+
+    settings = load_train_config(config)
+    cutoff_date = _parse_date(cutoff, "--cutoff")
+    loaded = load_port_data(data, settings.data)
+    console.print(loaded.report.render())
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as plots:
+        trained = train_churn_model(
+            loaded.data,
+            settings,
+            cutoff=cutoff_date,
+            horizon_days=horizon_days,
+            artifacts_dir=Path(plots),
+            progress=True,
+        )
+        history = HistoryArrays.from_port_data(restrict_to_cutoff(loaded.data, trained.training_cutoff))
+        registered = log_and_register(trained, settings, loaded.data, history)
+    console.print(
+        f"\nModel kind: [bold]{trained.bundle.model_kind}[/]   horizon: {trained.bundle.spec.horizon_days} days"
+        f"   training cutoff: {trained.training_cutoff}"
+    )
+    for note in trained.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    if trained.metrics:
+        console.print("\nValidation metrics (latest labelled cutoff, time-based split):")
+        console.print(metrics_table(trained.metrics).round(4).to_string())
+    console.print(f"\nMLflow run: {registered.run_id} (experiment {registered.experiment_id})")
+    console.print(f"Registered: {registered.model_name} version {registered.version}")
+    console.print(f"Champion: {registered.reason}")
+    console.print(f"Look at it: mlflow ui --backend-store-uri {tracking_uri()}")
+
+
+@app.command()
+@_handle_errors
+def score(
+    data: Annotated[Path, typer.Option(help="Folder with shipments.(csv|parquet) and optional tables.")],
+    as_of: Annotated[str, typer.Option(help="Score as of this date (YYYY-MM-DD); later data is ignored.")],
+    output: Annotated[Path, typer.Option(help="Where to write the scores (.csv or .parquet).")],
+    model_version: Annotated[
+        str | None, typer.Option(help="Registered version (default: the champion).")
+    ] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Score with an exported bundle folder instead.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config with a data section (column mapping).")] = None,
+    to_db: Annotated[
+        bool, typer.Option(help="Also store the scores in the database (BERTH_DATABASE_URL).")
+    ] = False,
+) -> None:
+    """Score every eligible customer as of a date with the champion (or a given version)."""
+    from berth.config import load_train_config
+    from berth.io import load_port_data, write_table
+    from berth.registry import load_scorer_from_folder, load_scorer_from_registry
+
+    as_of_date = _parse_date(as_of, "--as-of")
+    assert as_of_date is not None
+    if output.suffix.lower() not in {".csv", ".parquet"}:
+        raise typer.BadParameter("expected a .csv or .parquet file", param_hint="--output")
+    settings = load_train_config(config)
+    if bundle is not None:
+        scorer = load_scorer_from_folder(bundle)
+    else:
+        scorer = load_scorer_from_registry(
+            settings.model_name, alias=None if model_version else "champion", version=model_version
+        )
+    loaded = load_port_data(data, settings.data)
+    scores = scorer.score_frame(loaded.data, as_of_date)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_table(scores, output)
+    console.print(
+        f"Scored {len(scores):,} customers as of {as_of_date} with {scorer.info.name} v{scorer.info.version}; "
+        f"wrote {output}"
+    )
+    if to_db:
+        from berth.settings import Settings
+        from berth.store import Store
+
+        store = Store(Settings().database_url)
+        written = store.write_scores(scores, scorer.info.name, scorer.info.version)
+        console.print(f"Stored {written:,} scores in the database.")
+
+
+@app.command()
+@_handle_errors
+def export(
+    out: Annotated[Path, typer.Option(help="Folder to write the bundle into (replaced).")] = Path(
+        "models/champion"
+    ),
+    model_version: Annotated[
+        str | None, typer.Option(help="Registered version (default: the champion).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Training config (for the model name).")] = None,
+) -> None:
+    """Export a registered model bundle for serving without a tracking server."""
+    from berth.config import load_train_config
+    from berth.registry import export_bundle
+
+    name = load_train_config(config).model_name
+    export_bundle(name, out, alias=None if model_version else "champion", version=model_version)
+    console.print(f"Exported {name} ({'v' + model_version if model_version else 'champion'}) to {out}")
+
+
 def run() -> Any:
     """Entry point used by ``python -m berth``."""
     return app()
+
+
+# -- serving: berth serve | apikey | db ---------------------------------------------------------
+
+apikey_app = typer.Typer(help="Create, list and revoke API keys of the scoring API.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The service database (scores, prediction log, feedback, API keys).", no_args_is_help=True
+)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(db_app, name="db")
+
+
+def _serve_settings() -> Any:
+    """Settings from BERTH_* variables; an invalid or unsafe combination is a ConfigError."""
+    from pydantic import ValidationError
+
+    from berth.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"BERTH_* settings: {problems}") from None
+
+
+def _open_store(migrate: bool = True) -> Any:
+    """The configured store, migrated first unless BERTH_AUTO_MIGRATE=false."""
+    from berth.store import Store
+
+    settings = _serve_settings()
+    store = Store(settings.database_url)
+    if migrate and settings.auto_migrate:
+        _db_call(store.upgrade)
+    return store
+
+
+def _db_call(func: Callable[[], R]) -> R:
+    """Run a database call, turning driver errors into one readable BerthError."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return func()
+    except SQLAlchemyError as exc:
+        raise BerthError(f"database error: {getattr(exc, 'orig', None) or exc}") from None
+
+
+@app.command()
+@_handle_errors
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (BERTH_HOST, default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (BERTH_PORT, default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (BERTH_WORKERS).")] = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="Serve this exported bundle folder instead of the registry champion.")
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request (uvicorn access log).")] = True,
+) -> None:
+    """Serve the scoring API (settings from BERTH_* variables; options override them)."""
+    import os
+    import tempfile
+
+    import uvicorn
+
+    from berth.store import upgrade
+
+    if bundle is not None:
+        if not bundle.is_dir():
+            raise typer.BadParameter(f"{bundle} is not a folder", param_hint="--bundle")
+        os.environ["BERTH_MODEL_SOURCE"] = str(bundle.resolve())
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"BERTH_{name}"] = str(value)
+    settings = _serve_settings()
+    if settings.auto_migrate:
+        _db_call(lambda: upgrade(settings.database_url))
+        os.environ["BERTH_AUTO_MIGRATE"] = "false"  # migrated once here, not by each worker
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="berth-metrics-")
+    uvicorn.run(
+        "berth.api.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=access_log,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@apikey_app.command("create")
+@_handle_errors
+def apikey_create(
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="score and/or admin; repeat it [default: score].")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Who or what uses the key (e.g. crm-prod).")] = "",
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from berth.store import API_SCOPES
+
+    scopes = sorted(set(scope or ["score"]))
+    unknown = sorted(set(scopes) - set(API_SCOPES))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown scope(s) {unknown}; choose from {list(API_SCOPES)}", param_hint="--scope"
+        )
+    store = _open_store()
+    key_id, plaintext = _db_call(lambda: store.create_api_key(scopes, name))
+    console.print(f"Created API key {key_id} (scopes: {', '.join(scopes)}). It is shown only once:")
+    print(plaintext)
+
+
+@apikey_app.command("revoke")
+@_handle_errors
+def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id (bk_...), as listed.")]) -> None:
+    """Revoke a key (running servers stop accepting it within BERTH_API_KEY_CACHE_TTL_S)."""
+    store = _open_store()
+    if not _db_call(lambda: store.revoke_api_key(key_id.split(".")[0])):
+        raise BerthError(f"no active API key {key_id!r}")
+    console.print(f"Revoked {key_id}.")
+
+
+@apikey_app.command("list")
+@_handle_errors
+def apikey_list() -> None:
+    """List keys (ids, names, scopes, dates; never the keys)."""
+    from rich.table import Table
+
+    store = _open_store()
+    table = Table("key id", "name", "scopes", "created", "revoked")
+    for record in _db_call(store.list_api_keys):
+        table.add_row(
+            record.key_id,
+            record.name,
+            ",".join(sorted(record.scopes)),
+            record.created_at.strftime("%Y-%m-%d %H:%M"),
+            record.revoked_at.strftime("%Y-%m-%d %H:%M") if record.revoked_at else "",
+        )
+    console.print(table)
+
+
+@db_app.command("upgrade")
+@_handle_errors
+def db_upgrade() -> None:
+    """Apply the database migrations (BERTH_DATABASE_URL)."""
+    from sqlalchemy.engine import make_url
+
+    from berth.store import upgrade
+
+    settings = _serve_settings()
+    _db_call(lambda: upgrade(settings.database_url))
+    console.print(
+        f"Database {make_url(settings.database_url).render_as_string(hide_password=True)} is up to date."
+    )

@@ -92,3 +92,63 @@ def load_data_config(path: Path | None) -> DataConfig:
     if path is None:
         return DataConfig()
     return parse_config(DataConfig, read_yaml(path).get("data", {}) or {}, source=str(path))
+
+
+class SplitConfig(StrictModel):
+    """How labelled cutoffs are split by time (never at random)."""
+
+    validation_cutoffs: int = Field(
+        default=1, ge=1, description="Latest labelled cutoffs held out for validation."
+    )
+    calibration_cutoffs: int = Field(
+        default=2, ge=1, description="Cutoffs before those, for early stopping and calibration."
+    )
+    embargo: bool = Field(
+        default=True,
+        description="Drop earlier cutoffs whose label window overlaps a later slice's cutoff "
+        "(c + horizon > next slice's first cutoff), so no label peeks past a later cutoff.",
+    )
+
+
+class ModelConfig(StrictModel):
+    """Gradient-boosted trees and calibration."""
+
+    num_boost_round: int = Field(default=400, ge=10)
+    early_stopping_rounds: int = Field(default=40, ge=5)
+    calibration: str = Field(default="isotonic", pattern="^(isotonic|platt|identity)$")
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+
+
+class TrainConfig(StrictModel):
+    """Everything ``berth train`` needs besides the data folder."""
+
+    model_name: str = "berth-churn"
+    horizon_days: int = Field(default=90, ge=7, le=730)
+    lookback_days: int = Field(
+        default=365, ge=30, description="Eligible: a shipment in this window before the cutoff."
+    )
+    cutoff_step_days: int = Field(default=30, ge=1)
+    min_history_days: int = Field(
+        default=180, ge=0, description="First cutoff this many days after the data starts."
+    )
+    max_cutoffs: int = Field(default=12, ge=3)
+    partial_churn_share: float = Field(default=0.5, gt=0, lt=1)
+    on_time_threshold_hours: float = Field(default=24.0, ge=0)
+    min_training_rows: int = Field(
+        default=500, ge=10, description="Fewer labelled rows: fall back to BG/NBD."
+    )
+    min_training_positives: int = Field(default=25, ge=1)
+    seed: int = 0
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    risk_bands: dict[str, float] = Field(
+        default_factory=lambda: {"medium": 0.15, "high": 0.35, "critical": 0.6}
+    )
+    data: DataConfig = Field(default_factory=DataConfig)
+
+
+def load_train_config(path: Path | None) -> TrainConfig:
+    """Load ``configs/train.yaml`` (defaults when ``path`` is None)."""
+    if path is None:
+        return TrainConfig()
+    return parse_config(TrainConfig, read_yaml(path), source=str(path))

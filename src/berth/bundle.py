@@ -1,0 +1,311 @@
+"""The model bundle: a self-contained folder of JSON and XGBoost UBJ files, and its scorer.
+
+A bundle holds everything scoring needs — feature spec, boosters, calibrators, BG/NBD parameters,
+training cutoff and horizon, validation metrics, library versions — and a manifest with the SHA-256
+of every file plus a content hash over them. Loading verifies the hashes and refuses any pickle:
+nothing in a bundle is ever unpickled. Training, batch scoring and the HTTP API all score through
+:class:`BundleScorer`, which computes features with the same functions training used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from berth.errors import BundleIntegrityError
+from berth.features import (
+    FeatureSpec,
+    HistoryArrays,
+    compute_features,
+    date_to_day,
+    eligible_codes,
+    feature_group,
+)
+from berth.features._spec import GROUP_LABELS
+from berth.modeling.btyd import BGNBDParams, prob_no_transactions
+from berth.modeling.churn import ChurnClassifier
+from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
+from berth.tables import CUSTOMER_ID, PortData
+
+BUNDLE_FORMAT = 1
+MANIFEST = "manifest.json"
+_ALLOWED_SUFFIXES = {".json", ".ubj"}
+_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+DEFAULT_RISK_BANDS = {"medium": 0.15, "high": 0.35, "critical": 0.6}
+TRACKED_LIBRARIES = ("berth", "numpy", "pandas", "scikit-learn", "scipy", "xgboost", "mlflow")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a bundle depends on."""
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def risk_band(probability: float, thresholds: Mapping[str, float]) -> str:
+    """low / medium / high / critical by the bundle's thresholds."""
+    band = "low"
+    for name in ("medium", "high", "critical"):
+        if probability >= thresholds[name]:
+            band = name
+    return band
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A loaded (or freshly trained) bundle."""
+
+    metadata: Mapping[str, Any]
+    spec: FeatureSpec
+    btyd_params: BGNBDParams | None
+    churn: ChurnClassifier | None  # None: the BG/NBD fallback scores churn
+    partial_churn: ChurnClassifier | None
+    content_hash: str = ""
+    risk_bands: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RISK_BANDS))
+
+    @property
+    def model_kind(self) -> str:
+        """ "xgboost" or "btyd" (the short-history fallback)."""
+        return str(self.metadata.get("model_kind", "xgboost"))
+
+    def save(self, folder: Path) -> str:
+        """Write the bundle into ``folder`` (created, must be empty); return its content hash."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if any(folder.iterdir()):
+            raise BundleIntegrityError(f"bundle folder {folder} is not empty")
+        files: dict[str, Any] = {
+            "metadata.json": dict(self.metadata),
+            "feature_spec.json": self.spec.to_dict(),
+            "btyd.json": self.btyd_params.to_dict() if self.btyd_params else None,
+            "risk_bands.json": dict(self.risk_bands),
+        }
+        for name, model in (("churn", self.churn), ("partial_churn", self.partial_churn)):
+            if model is not None:
+                files[f"{name}_calibration.json"] = model.save(folder / f"{name}_booster.ubj")
+        for name, payload in files.items():
+            (folder / name).write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
+        digests = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.name != MANIFEST}
+        content_hash = _content_hash(digests)
+        manifest = {"format": BUNDLE_FORMAT, "files": digests, "content_hash": content_hash}
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+        return content_hash
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelBundle:
+        """Verify and read a bundle; refuse tampered files, unknown files and pickles."""
+        digests = verify_bundle(folder)
+        read = lambda name: json.loads((folder / name).read_text(encoding="utf-8"))  # noqa: E731
+        metadata = read("metadata.json")
+        spec = FeatureSpec.from_dict(read("feature_spec.json"))
+        btyd_raw = read("btyd.json")
+        models: dict[str, ChurnClassifier | None] = {}
+        for name in ("churn", "partial_churn"):
+            booster = folder / f"{name}_booster.ubj"
+            models[name] = (
+                ChurnClassifier.load(booster, read(f"{name}_calibration.json"), spec.feature_names)
+                if booster.exists()
+                else None
+            )
+        return cls(
+            metadata=metadata,
+            spec=spec,
+            btyd_params=BGNBDParams.from_dict(btyd_raw) if btyd_raw else None,
+            churn=models["churn"],
+            partial_churn=models["partial_churn"],
+            content_hash=_content_hash(digests),
+            risk_bands=read("risk_bands.json"),
+        )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _content_hash(digests: Mapping[str, str]) -> str:
+    joined = "\n".join(f"{name}:{digest}" for name, digest in sorted(digests.items()))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def verify_bundle(folder: Path) -> dict[str, str]:
+    """Check the manifest against the files; return the verified digests."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleIntegrityError(f"{folder}: no {MANIFEST}; not a Berth model bundle")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    expected: dict[str, str] = manifest.get("files", {})
+    present = {p.name for p in folder.iterdir() if p.name != MANIFEST}
+    for name in sorted(present):
+        path = folder / name
+        if path.suffix not in _ALLOWED_SUFFIXES or path.read_bytes()[:2] in _PICKLE_MAGIC:
+            raise BundleIntegrityError(
+                f"{folder}: refusing {name}: only JSON and UBJ files are allowed, never pickles"
+            )
+    if present != set(expected):
+        raise BundleIntegrityError(
+            f"{folder}: files differ from the manifest (extra: {sorted(present - set(expected))}, "
+            f"missing: {sorted(set(expected) - present)})"
+        )
+    for name, digest in expected.items():
+        if _sha256(folder / name) != digest:
+            raise BundleIntegrityError(f"{folder}: {name} does not match its SHA-256 in the manifest")
+    if _content_hash(expected) != manifest.get("content_hash"):
+        raise BundleIntegrityError(f"{folder}: content hash mismatch")
+    return expected
+
+
+@dataclass(frozen=True)
+class ScoredHistory:
+    """Scores for the customers of one history, before they are turned into records or frames."""
+
+    customer_ids: np.ndarray
+    churn_probability: np.ndarray
+    partial_churn_probability: np.ndarray
+    eligible: np.ndarray
+    contributions: np.ndarray | None  # (n, n_features + 1) SHAP values of the churn booster
+
+
+class BundleScorer:
+    """Scores customers with a bundle; implements :class:`berth.scoring.Scorer`."""
+
+    def __init__(self, bundle: ModelBundle, *, version: str = "local", name: str | None = None) -> None:
+        self.bundle = bundle
+        meta = bundle.metadata
+        self._info = ModelInfo(
+            name=name or str(meta.get("model_name", "berth-churn")),
+            version=version,
+            trained_at=str(meta.get("trained_at", "")),
+            horizon_days=int(bundle.spec.horizon_days),
+            training_cutoff=str(meta.get("training_cutoff", "")),
+            content_hash=bundle.content_hash,
+            metrics=dict(meta.get("validation_metrics", {})),
+            extra={"model_kind": bundle.model_kind},
+        )
+        names = bundle.spec.feature_names
+        self._groups = [feature_group(n) for n in names]
+        self._group_names = sorted(set(self._groups))
+        self._group_index = np.array([self._group_names.index(g) for g in self._groups])
+
+    @property
+    def info(self) -> ModelInfo:
+        """Name, version and validation metrics of the model."""
+        return self._info
+
+    def score_history(self, history: HistoryArrays, as_of: date, *, with_drivers: bool) -> ScoredHistory:
+        """Scores of every customer with a shipment on or before ``as_of``."""
+        bundle = self.bundle
+        day = date_to_day(as_of)
+        codes = np.arange(history.n_customers, dtype=np.int64)
+        codes = codes[history.shipments.bounds(codes, day) > history.shipments.starts(codes)]
+        matrix = compute_features(history, day, bundle.spec, codes=codes, btyd_params=bundle.btyd_params)
+        eligible = np.isin(codes, eligible_codes(history, day, bundle.spec.lookback_days))
+        fallback = self._btyd_probability(matrix.values)
+        contributions = None
+        if bundle.churn is not None:
+            churn = bundle.churn.predict_proba(matrix.values)
+            if with_drivers and codes.shape[0]:
+                contributions = bundle.churn.contributions(matrix.values)
+        else:
+            churn = fallback
+        # Outside the lookback window the trees never saw such customers; BG/NBD still applies.
+        churn = np.where(eligible | ~np.isfinite(fallback), churn, fallback)
+        partial = (
+            bundle.partial_churn.predict_proba(matrix.values)
+            if bundle.partial_churn is not None
+            else np.full(codes.shape[0], np.nan)
+        )
+        partial = np.maximum(partial, churn)  # a full stop is also a partial one
+        return ScoredHistory(
+            customer_ids=history.customer_ids[codes],
+            churn_probability=churn,
+            partial_churn_probability=partial,
+            eligible=eligible,
+            contributions=contributions,
+        )
+
+    def _btyd_probability(self, values: np.ndarray) -> np.ndarray:
+        names = self.bundle.spec.feature_names
+        if "btyd_p_no_shipment_h" in names:
+            return values[:, names.index("btyd_p_no_shipment_h")]
+        return np.full(values.shape[0], np.nan)
+
+    def drivers(self, contributions: np.ndarray, top: int = 3) -> list[tuple[Driver, ...]]:
+        """Top feature groups by absolute contribution to each customer's churn log-odds."""
+        per_feature = contributions[:, :-1]
+        grouped = np.zeros((per_feature.shape[0], len(self._group_names)))
+        np.add.at(grouped.T, self._group_index, per_feature.T)
+        out = []
+        for row in grouped:
+            order = np.argsort(-np.abs(row), kind="stable")[:top]
+            out.append(
+                tuple(
+                    Driver(
+                        name=self._group_names[j],
+                        contribution=round(float(row[j]), 4),
+                        label_en=GROUP_LABELS[self._group_names[j]][0],
+                        label_zh=GROUP_LABELS[self._group_names[j]][1],
+                    )
+                    for j in order
+                    if row[j] != 0.0
+                )
+            )
+        return out
+
+    def score(self, tables: ColumnTables, as_of: date) -> list[CustomerScore]:
+        """Score customers given as plain columns (the HTTP API's shape)."""
+        history = HistoryArrays.from_columns(tables)
+        scored = self.score_history(history, as_of, with_drivers=True)
+        drivers = self.drivers(scored.contributions) if scored.contributions is not None else None
+        results = []
+        for i, customer_id in enumerate(scored.customer_ids):
+            probability = float(scored.churn_probability[i])
+            partial = float(scored.partial_churn_probability[i])
+            results.append(
+                CustomerScore(
+                    customer_id=str(customer_id),
+                    churn_probability=probability,
+                    risk_band=risk_band(probability, self.bundle.risk_bands),
+                    partial_churn_probability=partial if np.isfinite(partial) else None,
+                    drivers=drivers[i] if drivers is not None else (),
+                    eligible=bool(scored.eligible[i]),
+                    note=None
+                    if scored.eligible[i]
+                    else f"no shipment in the last {self.bundle.spec.lookback_days} days: "
+                    "probability from the BG/NBD model",
+                )
+            )
+        return results
+
+    def score_frame(self, data: PortData, as_of: date, *, eligible_only: bool = True) -> pd.DataFrame:
+        """Batch scores as a DataFrame (``berth score``): one row per (eligible) customer."""
+        history = HistoryArrays.from_port_data(data)
+        scored = self.score_history(history, as_of, with_drivers=False)
+        probability = scored.churn_probability
+        frame = pd.DataFrame(
+            {
+                CUSTOMER_ID: scored.customer_ids.astype(str),
+                "as_of": pd.Timestamp(as_of),
+                "churn_probability": probability,
+                "partial_churn_probability": scored.partial_churn_probability,
+                "risk_band": [risk_band(float(p), self.bundle.risk_bands) for p in probability],
+                "eligible": scored.eligible,
+                "model_name": self._info.name,
+                "model_version": self._info.version,
+            }
+        )
+        if eligible_only:
+            frame = frame[frame["eligible"]].reset_index(drop=True)
+        return frame.sort_values("churn_probability", ascending=False, kind="stable").reset_index(drop=True)

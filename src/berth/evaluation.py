@@ -1,0 +1,122 @@
+"""Metrics and plots for churn probabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    roc_auc_score,
+    roc_curve,
+)
+
+METRIC_NAMES = ("roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile", "ece")
+
+
+def expected_calibration_error(outcome: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate − mean probability| over equal-count bins, weighted by bin size."""
+    order = np.argsort(probability, kind="stable")
+    chunks = np.array_split(order, bins)
+    total = outcome.shape[0]
+    return float(
+        sum(len(c) / total * abs(outcome[c].mean() - probability[c].mean()) for c in chunks if len(c))
+    )
+
+
+def lift_at(outcome: np.ndarray, probability: np.ndarray, share: float = 0.1) -> float:
+    """Churn rate in the top ``share`` by probability over the overall churn rate."""
+    base = outcome.mean()
+    if base == 0:
+        return float("nan")
+    top = max(int(round(share * outcome.shape[0])), 1)
+    order = np.argsort(-probability, kind="stable")[:top]
+    return float(outcome[order].mean() / base)
+
+
+def churn_metrics(outcome: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    """ROC AUC, PR AUC, Brier, log loss, lift in the top decile and ECE."""
+    y = np.asarray(outcome, dtype=np.int64)
+    p = np.clip(np.asarray(probability, dtype=np.float64), 1e-6, 1 - 1e-6)
+    if np.unique(y).shape[0] < 2 or not np.isfinite(p).all():
+        return dict.fromkeys(METRIC_NAMES, float("nan"))
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "lift_top_decile": lift_at(y, p, 0.1),
+        "ece": expected_calibration_error(y, p),
+    }
+
+
+def plot_roc(outcome: np.ndarray, curves: dict[str, np.ndarray], path: Path) -> Path:
+    """ROC curves of the model and baselines."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, probability in curves.items():
+        if not np.isfinite(probability).all():
+            continue
+        fpr, tpr, _ = roc_curve(outcome, probability)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(outcome, probability):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC (validation)")
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_calibration(outcome: np.ndarray, probability: np.ndarray, path: Path, bins: int = 10) -> Path:
+    """Reliability diagram: mean predicted vs observed churn rate per equal-count bin."""
+    order = np.argsort(probability, kind="stable")
+    chunks = [c for c in np.array_split(order, bins) if len(c)]
+    predicted = [probability[c].mean() for c in chunks]
+    observed = [outcome[c].mean() for c in chunks]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.plot(predicted, observed, marker="o")
+    ax.set(
+        xlabel="Mean predicted probability", ylabel="Observed churn rate", title="Calibration (validation)"
+    )
+    return _save(fig, path)
+
+
+def plot_gains(outcome: np.ndarray, probability: np.ndarray, path: Path) -> Path:
+    """Cumulative gains and lift by contacted share of customers."""
+    order = np.argsort(-probability, kind="stable")
+    captured = np.cumsum(outcome[order]) / max(outcome.sum(), 1)
+    share = np.arange(1, outcome.shape[0] + 1) / outcome.shape[0]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(share, captured, label="model")
+    left.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
+    left.set(
+        xlabel="Share of customers contacted", ylabel="Share of churners reached", title="Cumulative gains"
+    )
+    left.legend(fontsize=8)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = captured / share
+    right.plot(share, lift)
+    right.axhline(1.0, color="grey", linestyle=":")
+    right.set(xlabel="Share of customers contacted", ylabel="Lift", title="Lift")
+    return _save(fig, path)
+
+
+def plot_importance(names: list[str], importance: list[float], path: Path, top: int = 20) -> Path:
+    """Horizontal bar chart of the largest importances."""
+    order = np.argsort(importance)[::-1][:top][::-1]
+    fig, ax = plt.subplots(figsize=(6, max(3, 0.3 * len(order))))
+    ax.barh([names[i] for i in order], [importance[i] for i in order])
+    ax.set(xlabel="Mean |SHAP| (log-odds)", title="Feature importance")
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

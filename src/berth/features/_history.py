@@ -1,0 +1,474 @@
+"""Columnar, sorted event arrays: the one input shape every feature and label builder reads.
+
+Events are sorted by (customer code, day) and indexed by a composite int64 key, so the events of
+customer ``k`` up to day ``d`` are the slice ``[start[k], searchsorted(key, k<<32 | d, 'right'))``.
+Window counts and sums at any cutoff are then two binary searches and a difference of cumulative
+sums per customer: O(customers · log events) per feature after one sort, whether the history holds
+one customer or ten million shipments. Days are integers since 1970-01-01.
+
+Two constructors share everything below them: :meth:`HistoryArrays.from_port_data` (pandas, used
+by training and batch scoring) and :meth:`HistoryArrays.from_columns` (plain Python columns, used
+by the HTTP API to avoid building DataFrames per request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from berth import tables as t
+from berth.tables import PortData
+
+_DAY_OFFSET = 1 << 31  # keeps day + offset positive inside the low 32 bits of the key
+_SECONDS_PER_DAY = 86_400.0
+
+CONTACT_TYPES = ("call", "email", "inquiry")
+MEETING_TYPES = ("meeting",)
+
+
+def date_to_day(value: date | datetime | np.datetime64 | str) -> int:
+    """Integer day number (days since 1970-01-01) of a date-like value."""
+    return int(np.datetime64(value, "D").astype(np.int64))
+
+
+def day_to_date(day: int) -> date:
+    """Inverse of :func:`date_to_day`."""
+    return date.fromisoformat(str(np.datetime64(int(day), "D")))
+
+
+def _days(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Floor datetimes to integer days; NaT becomes the int64 minimum (callers mask it)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind != "M":
+        arr = pd.to_datetime(pd.Series(values), format="ISO8601").to_numpy()
+    return arr.astype("datetime64[D]").astype(np.int64)
+
+
+def _seconds(values: pd.Series | np.ndarray) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind != "M":
+        arr = pd.to_datetime(pd.Series(values), format="ISO8601").to_numpy()
+    out = arr.astype("datetime64[s]").astype(np.float64)
+    out[np.isnat(arr)] = np.nan
+    return out
+
+
+def _float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
+    if frame is None or column not in frame.columns:
+        return None
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return values if np.isfinite(values).any() else None
+
+
+def _bool_float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
+    if frame is None or column not in frame.columns:
+        return None
+    col = frame[column]
+    if col.dtype == bool or pd.api.types.is_numeric_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values if np.isfinite(values).any() else None
+    lowered = col.astype("str").str.strip().str.lower()
+    mapped = lowered.map(
+        {
+            "true": 1.0,
+            "1": 1.0,
+            "1.0": 1.0,
+            "yes": 1.0,
+            "y": 1.0,
+            "false": 0.0,
+            "0": 0.0,
+            "0.0": 0.0,
+            "no": 0.0,
+            "n": 0.0,
+        }
+    )
+    values = mapped.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values if np.isfinite(values).any() else None
+
+
+def _sort_order(code: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Permutation sorting events by (code, day).
+
+    When (code, day, position) packs into 64 bits, sorting the packed integers and reading the
+    position back is about twice as fast as ``argsort`` (SIMD sort); otherwise fall back to it.
+    """
+    n = code.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    day_min = int(day.min())
+    bits_pos = max(int(n - 1).bit_length(), 1)
+    bits_day = max(int(day.max()) - day_min, 1).bit_length()
+    bits_code = max(int(code.max()), 1).bit_length()
+    if bits_pos + bits_day + bits_code > 64:
+        return np.argsort((code.astype(np.int64) << 32) | (day + _DAY_OFFSET))
+    packed = (
+        (code.astype(np.uint64) << np.uint64(bits_day + bits_pos))
+        | ((day - day_min).astype(np.uint64) << np.uint64(bits_pos))
+        | np.arange(n, dtype=np.uint64)
+    )
+    packed.sort()
+    return (packed & np.uint64((1 << bits_pos) - 1)).astype(np.int64)
+
+
+def _leading_zero_cumsum(values: np.ndarray) -> np.ndarray:
+    return np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """Events of one kind, sorted by (customer code, day), with value columns aligned to them."""
+
+    code: np.ndarray
+    day: np.ndarray
+    key: np.ndarray
+    values: Mapping[str, np.ndarray]
+    # Derived arrays (cumulative sums, gaps) computed once and shared by every cutoff.
+    _derived: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, name: str, compute: Callable[[EventTable], np.ndarray]) -> np.ndarray:
+        """A cached array derived from this table (same table, same result, computed once)."""
+        cached = self._derived.get(name)
+        if cached is None:
+            cached = compute(self)
+            self._derived[name] = cached
+        return cached
+
+    def cumulative(self, name: str, compute: Callable[[EventTable], np.ndarray]) -> np.ndarray:
+        """Cached cumulative sum with a leading zero: sum over [lo, hi) is ``cs[hi] - cs[lo]``."""
+        return self.derived(f"cumsum:{name}", lambda table: _leading_zero_cumsum(compute(table)))
+
+    @classmethod
+    def build(cls, code: np.ndarray, day: np.ndarray, values: Mapping[str, np.ndarray | None]) -> EventTable:
+        """Sort events by (code, day) and build the search key."""
+        keep = code >= 0
+        if not keep.all():
+            code, day = code[keep], day[keep]
+            values = {name: (v[keep] if v is not None else None) for name, v in values.items()}
+        key = (code.astype(np.int64) << 32) | (day + _DAY_OFFSET)
+        order = _sort_order(code, day)
+        return cls(
+            code=code[order],
+            day=day[order],
+            key=key[order],
+            values={name: v[order] for name, v in values.items() if v is not None},
+        )
+
+    def __len__(self) -> int:
+        return int(self.key.shape[0])
+
+    def has(self, name: str) -> bool:
+        """Whether the value column ``name`` is present."""
+        return name in self.values
+
+    def bounds(self, codes: np.ndarray, day: int | np.ndarray) -> np.ndarray:
+        """Index one past the last event of each customer on or before ``day``."""
+        probe = (codes.astype(np.int64) << 32) | (np.asarray(day, dtype=np.int64) + _DAY_OFFSET)
+        return np.searchsorted(self.key, probe, side="right")
+
+    def starts(self, codes: np.ndarray) -> np.ndarray:
+        """Index of the first event of each customer."""
+        return np.searchsorted(self.key, codes.astype(np.int64) << 32, side="left")
+
+
+@dataclass(frozen=True)
+class HistoryArrays:
+    """All of the history needed for features and labels, as sorted numpy arrays."""
+
+    customer_ids: np.ndarray  # object array of ids; position = customer code
+    shipments: EventTable
+    interactions: Mapping[str, EventTable]  # by kind: complaint, survey, claim, contact, ...
+    resolutions: EventTable | None  # complaints by resolution day (for 'resolved by cutoff')
+    profile: Mapping[str, np.ndarray]  # per customer code
+    profile_categories: Mapping[str, np.ndarray]  # per customer code, object arrays (str or None)
+    available: frozenset[str]
+
+    @property
+    def n_customers(self) -> int:
+        """Number of customers with at least one shipment."""
+        return int(self.customer_ids.shape[0])
+
+    @property
+    def n_events(self) -> int:
+        """Shipments plus interactions held."""
+        return len(self.shipments) + sum(len(v) for v in self.interactions.values())
+
+    @classmethod
+    def from_port_data(cls, data: PortData) -> HistoryArrays:
+        """Build from validated canonical tables (training and batch scoring)."""
+        ships = data.shipments
+        codes, uniques = pd.factorize(ships[t.CUSTOMER_ID])
+        customer_ids = np.asarray(uniques, dtype=object)
+        index = pd.Index(uniques)
+        ship_values: dict[str, np.ndarray | None] = {
+            name: _float(ships, name) for name in ("volume", "revenue", "cost", "delay_hours")
+        }
+        ship_values["damaged"] = _bool_float(ships, "damaged")
+        for name in ("cargo_type", "lane"):
+            if name in ships.columns and ships[name].notna().any():
+                cat_codes, _ = pd.factorize(ships[name])
+                ship_values[name] = cat_codes.astype(np.float64)
+        shipments = EventTable.build(codes.astype(np.int64), _days(ships[t.SHIPMENT_DATE]), ship_values)
+
+        interactions: dict[str, EventTable] = {}
+        resolutions: EventTable | None = None
+        available = {name for name, v in shipments.values.items()}
+        inter = data.interactions
+        if inter is not None and len(inter):
+            available.add("interactions")
+            i_codes = index.get_indexer(inter[t.CUSTOMER_ID])
+            i_days = _days(inter[t.TIMESTAMP])
+            kinds = inter[t.INTERACTION_TYPE].astype("str").str.strip().str.lower().to_numpy(dtype=object)
+            score = _float(inter, "score")
+            sentiment = _sentiment(inter)
+            opened = _seconds(inter[t.TIMESTAMP])
+            resolved = _seconds(inter["resolved_at"]) if "resolved_at" in inter.columns else None
+            interactions, resolutions = _split_interactions(
+                i_codes, i_days, kinds, score, sentiment, opened, resolved
+            )
+            if score is not None:
+                available.add("score")
+            if sentiment is not None:
+                available.add("sentiment")
+            if resolved is not None:
+                available.add("resolved_at")
+        profile, profile_categories = _profile_from_frame(data.customers, index)
+        available.update(profile)
+        available.update(profile_categories)
+        return cls(
+            customer_ids=customer_ids,
+            shipments=shipments,
+            interactions=interactions,
+            resolutions=resolutions,
+            profile=profile,
+            profile_categories=profile_categories,
+            available=frozenset(available),
+        )
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Mapping[str, Sequence[Any]]]) -> HistoryArrays:
+        """Build from plain columns in canonical names (the HTTP API's already-validated input).
+
+        No DataFrame is built: for one customer's few dozen rows, pandas construction alone would
+        cost more than every feature together.
+        """
+        ships = columns.get(t.SHIPMENTS) or {}
+        raw_ids = list(ships.get(t.CUSTOMER_ID, ()))
+        index = {cid: i for i, cid in enumerate(dict.fromkeys(raw_ids))}
+        customer_ids = np.array(list(index), dtype=object)
+        codes = np.fromiter((index[c] for c in raw_ids), dtype=np.int64, count=len(raw_ids))
+        days = _column_days(ships.get(t.SHIPMENT_DATE, ()))
+        ship_values: dict[str, np.ndarray | None] = {
+            name: _column_float(ships.get(name)) for name in ("volume", "revenue", "cost", "delay_hours", "damaged")
+        }
+        for name in ("cargo_type", "lane"):
+            values = ships.get(name)
+            if values is not None and any(v is not None for v in values):
+                levels: dict[Any, int] = {}
+                ship_values[name] = np.array(
+                    [np.nan if v is None else levels.setdefault(v, len(levels)) for v in values], dtype=np.float64
+                )
+        shipments = EventTable.build(codes, days, ship_values)
+        available = set(shipments.values)
+        interactions: dict[str, EventTable] = {}
+        resolutions: EventTable | None = None
+        inter = columns.get(t.INTERACTIONS) or {}
+        inter_ids = list(inter.get(t.CUSTOMER_ID, ()))
+        if inter_ids:
+            available.add("interactions")
+            i_codes = np.fromiter((index.get(c, -1) for c in inter_ids), dtype=np.int64, count=len(inter_ids))
+            opened = _column_seconds(inter[t.TIMESTAMP])
+            kinds = np.array([str(k).strip().lower() for k in inter[t.INTERACTION_TYPE]], dtype=object)
+            score = _column_float(inter.get("score"))
+            sentiment = _column_sentiment(inter.get("sentiment"))
+            resolved = _column_seconds(inter["resolved_at"]) if "resolved_at" in inter else None
+            if resolved is not None and not np.isfinite(resolved).any():
+                resolved = None
+            interactions, resolutions = _split_interactions(
+                i_codes, np.floor(opened / _SECONDS_PER_DAY).astype(np.int64), kinds, score, sentiment,
+                opened, resolved,
+            )
+            available.update(n for n, v in (("score", score), ("sentiment", sentiment), ("resolved_at", resolved))
+                             if v is not None)
+        profile_cols = columns.get(t.CUSTOMERS) or {}
+        profile_ids = list(profile_cols.get(t.CUSTOMER_ID, ()))
+        positions = np.fromiter((index.get(c, -1) for c in profile_ids), dtype=np.int64, count=len(profile_ids))
+        profile, categories = _profile_from_arrays(
+            {k: np.asarray(list(v), dtype=object) for k, v in profile_cols.items()}, positions, len(index)
+        )
+        available.update(profile)
+        available.update(categories)
+        return cls(customer_ids=customer_ids, shipments=shipments, interactions=interactions,
+                   resolutions=resolutions, profile=profile, profile_categories=categories,
+                   available=frozenset(available))
+
+
+def _column_seconds(values: Sequence[Any]) -> np.ndarray:
+    arr = np.array([None if v is None else v for v in values], dtype="datetime64[s]")
+    out = arr.astype(np.float64)
+    out[np.isnat(arr)] = np.nan
+    return out
+
+
+def _column_days(values: Sequence[Any]) -> np.ndarray:
+    return np.array(list(values), dtype="datetime64[s]").astype("datetime64[D]").astype(np.int64)
+
+
+def _column_float(values: Sequence[Any] | None) -> np.ndarray | None:
+    if values is None:
+        return None
+    out = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    return out if np.isfinite(out).any() else None
+
+
+def _column_sentiment(values: Sequence[Any] | None) -> np.ndarray | None:
+    if values is None:
+        return None
+    words = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+    out = np.array(
+        [np.nan if v is None else (words.get(v.strip().lower(), np.nan) if isinstance(v, str) else float(v))
+         for v in values],
+        dtype=np.float64,
+    )
+    return out if np.isfinite(out).any() else None
+
+
+def _sentiment(inter: pd.DataFrame) -> np.ndarray | None:
+    if "sentiment" not in inter.columns:
+        return None
+    col = inter["sentiment"]
+    numeric = pd.to_numeric(col, errors="coerce")
+    if numeric.notna().any():
+        values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        words = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+        values = (
+            col.astype("str").str.strip().str.lower().map(words).to_numpy(dtype=np.float64, na_value=np.nan)
+        )
+    return values if np.isfinite(values).any() else None
+
+
+def _split_interactions(
+    codes: np.ndarray,
+    days: np.ndarray,
+    kinds: np.ndarray,
+    score: np.ndarray | None,
+    sentiment: np.ndarray | None,
+    opened_s: np.ndarray,
+    resolved_s: np.ndarray | None,
+) -> tuple[dict[str, EventTable], EventTable | None]:
+    groups = {
+        "complaint": np.isin(kinds, ("complaint",)),
+        "claim": np.isin(kinds, ("claim",)),
+        "survey": np.isin(kinds, ("survey",))
+        if score is None
+        else np.isin(kinds, ("survey",)) & np.isfinite(score),
+        "contact": np.isin(kinds, CONTACT_TYPES),
+        "meeting": np.isin(kinds, MEETING_TYPES),
+        "redemption": np.isin(kinds, ("loyalty_redemption",)),
+    }
+    out: dict[str, EventTable] = {}
+    for kind, mask in groups.items():
+        values: dict[str, np.ndarray | None] = {}
+        if kind == "survey" and score is not None:
+            values["score"] = score[mask]
+        out[kind] = EventTable.build(codes[mask], days[mask], values)
+    if sentiment is not None:
+        has = np.isfinite(sentiment)
+        out["sentiment"] = EventTable.build(codes[has], days[has], {"sentiment": sentiment[has]})
+    resolutions = None
+    if resolved_s is not None:
+        mask = groups["complaint"] & np.isfinite(resolved_s)
+        resolution_days = (resolved_s[mask] - opened_s[mask]) / _SECONDS_PER_DAY
+        resolved_day = np.floor(resolved_s[mask] / _SECONDS_PER_DAY).astype(np.int64)
+        resolutions = EventTable.build(
+            codes[mask], resolved_day, {"resolution_days": np.maximum(resolution_days, 0.0)}
+        )
+    return out, resolutions
+
+
+def _profile_from_frame(
+    customers: pd.DataFrame | None, index: pd.Index
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    if customers is None or not len(customers):
+        return {}, {}
+    positions = index.get_indexer(customers[t.CUSTOMER_ID])
+    arrays = {
+        name: customers[name].astype(object).where(customers[name].notna(), None).to_numpy(dtype=object)
+        for name in customers.columns
+        if name != t.CUSTOMER_ID
+    }
+    if "since" in customers.columns:
+        arrays["since"] = customers["since"].to_numpy()
+    return _profile_from_arrays(arrays, positions, len(index))
+
+
+_TRUE = {"true", "1", "1.0", "yes", "y", "t"}
+_FALSE = {"false", "0", "0.0", "no", "n", "f"}
+
+
+def _as_bool_float(values: np.ndarray) -> np.ndarray | None:
+    """1/0 for boolean-like values, NaN for missing; None when the column is not boolean-like."""
+    out = np.full(values.shape[0], np.nan)
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        text = str(v).strip().lower()
+        if text in _TRUE:
+            out[i] = 1.0
+        elif text in _FALSE:
+            out[i] = 0.0
+        else:
+            return None
+    return out if np.isfinite(out).any() else None
+
+
+def _profile_from_arrays(
+    columns: Mapping[str, np.ndarray], positions: np.ndarray, n_customers: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-customer profile arrays (numeric and categorical) scattered to customer codes."""
+    numeric: dict[str, np.ndarray] = {}
+    categories: dict[str, np.ndarray] = {}
+    keep = positions >= 0
+    if not keep.any():
+        return numeric, categories
+
+    def scatter(values: np.ndarray, fill: Any) -> np.ndarray:
+        out = np.full(n_customers, fill, dtype=values.dtype)
+        out[positions[keep]] = values[keep]
+        return out
+
+    since = columns.get("since")
+    if since is not None:
+        since_arr = np.array(since, dtype="datetime64[s]") if since.dtype.kind != "M" else since
+        since_days = np.floor(since_arr.astype("datetime64[s]").astype(np.float64) / _SECONDS_PER_DAY)
+        since_days[np.isnat(since_arr)] = np.nan
+        if np.isfinite(since_days).any():
+            numeric["since_day"] = scatter(since_days, np.nan)
+    category_columns = ["segment", "credit_rating", "region"]
+    for name in ("contract", "loyalty_member"):
+        values = columns.get(name)
+        if values is None:
+            continue
+        as_bool = _as_bool_float(values)
+        if as_bool is not None:
+            numeric[name] = scatter(as_bool, np.nan)
+        else:
+            category_columns.append(name)  # e.g. contract = spot / annual / multi_year
+    manager = columns.get("account_manager")
+    if manager is not None:
+        has = np.array([v is not None and str(v).strip() != "" for v in manager], dtype=np.float64)
+        numeric["has_account_manager"] = scatter(has, np.nan)
+    for name in category_columns:
+        values = columns.get(name)
+        if values is None:
+            continue
+        text = np.array([None if v is None else str(v).strip().lower() for v in values], dtype=object)
+        if any(v is not None for v in text):
+            categories[name] = scatter(text, None)
+    return numeric, categories

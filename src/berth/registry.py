@@ -1,0 +1,256 @@
+"""The only module that knows MLflow: tracking runs, registered versions, aliases, bundle export.
+
+Tracking URI: ``MLFLOW_TRACKING_URI`` or an embedded SQLite store ``mlflow.db`` in the working
+folder. Each training is one run; its bundle is logged as a pyfunc "model from code" (no pickle)
+and registered as a new version of ``model_name``. The ``champion`` alias moves to the new version
+when it is the first one or beats the current champion's ROC AUC on the same validation rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from berth._logging import get_logger
+from berth.bundle import BundleScorer, ModelBundle
+from berth.config import TrainConfig
+from berth.errors import ModelNotReadyError
+from berth.evaluation import churn_metrics
+from berth.features import HistoryArrays, day_to_date
+from berth.tables import SHIPMENT_DATE, PortData
+from berth.training import TrainedModel
+
+log = get_logger(__name__)
+
+CHAMPION = "champion"
+EXPERIMENT = "berth-churn"
+_PYFUNC_CODE = Path(__file__).with_name("mlflow_model.py")
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` or SQLite in the working folder."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def _mlflow() -> Any:
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def data_fingerprint(data: PortData) -> str:
+    """SHA-256 over the row hashes of every table (order-sensitive, cheap)."""
+    digest = hashlib.sha256()
+    for frame in (data.shipments, data.interactions, data.customers):
+        if frame is not None:
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RegisteredRun:
+    """Where a training run went."""
+
+    run_id: str
+    experiment_id: str
+    model_name: str
+    version: str
+    promoted: bool
+    reason: str
+    champion_version: str | None
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def champion_comparison(
+    trained: TrainedModel, history: HistoryArrays, champion: BundleScorer
+) -> float | None:
+    """The champion's ROC AUC on the new run's validation rows (None when not computable)."""
+    validation = trained.validation
+    if validation is None or not len(validation):
+        return None
+    probability = np.full(len(validation), np.nan)
+    for cutoff in np.unique(validation.cutoff_day):
+        rows = np.flatnonzero(validation.cutoff_day == cutoff)
+        scored = champion.score_history(history, day_to_date(int(cutoff)), with_drivers=False)
+        lookup = pd.Series(scored.churn_probability, index=scored.customer_ids)
+        ids = history.customer_ids[validation.codes[rows]]
+        probability[rows] = lookup.reindex(ids).to_numpy(dtype=np.float64)
+    if not np.isfinite(probability).all():
+        return None
+    return churn_metrics(validation.churned, probability)["roc_auc"]
+
+
+def log_and_register(
+    trained: TrainedModel,
+    config: TrainConfig,
+    data: PortData,
+    history: HistoryArrays,
+    *,
+    extra_tags: Mapping[str, str] | None = None,
+) -> RegisteredRun:
+    """Log the run (params, metrics, plots, bundle), register a version, decide the champion."""
+    mlflow = _mlflow()
+    from mlflow.models import infer_signature
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    mlflow.set_experiment(EXPERIMENT)
+    name = config.model_name
+    params = _flatten("", config.model_dump(mode="json"), {})
+    params["horizon_days"] = trained.bundle.spec.horizon_days
+    shipments = data.shipments[SHIPMENT_DATE]
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.set_tags(
+            {
+                "model_kind": trained.bundle.model_kind,
+                "data_fingerprint": data_fingerprint(data),
+                "data_start": str(pd.Timestamp(shipments.min()).date()),
+                "data_end": str(pd.Timestamp(shipments.max()).date()),
+                "training_cutoff": trained.training_cutoff.isoformat(),
+                "notes": " | ".join(trained.notes)[:5000] or "none",
+                **(extra_tags or {}),
+            }
+        )
+        for model, values in trained.metrics.items():
+            mlflow.log_metrics({f"{model}.{k}": v for k, v in values.items() if np.isfinite(v)})
+        mlflow.log_metrics({k: float(v) for k, v in trained.row_counts.items()})
+        split = {k: [day_to_date(c).isoformat() for c in getattr(trained.split, k)]
+                 for k in ("train", "calibration", "validation", "dropped")}
+        mlflow.log_dict(split, "time_split.json")
+        mlflow.log_dict({"features": list(trained.bundle.spec.feature_names)}, "features.json")
+        if trained.feature_importance:
+            mlflow.log_dict(trained.feature_importance, "feature_importance.json")
+        for path in trained.plots.values():
+            mlflow.log_artifact(str(path), "plots")
+        bundle_dir = Path(tmp) / "bundle"
+        trained.bundle.save(bundle_dir)
+        mlflow.log_artifacts(str(bundle_dir), "bundle")
+        names = list(trained.bundle.spec.feature_names)
+        example = pd.DataFrame(np.zeros((1, len(names))), columns=names)
+        signature = infer_signature(example, pd.DataFrame({"churn_probability": [0.5]}))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(_PYFUNC_CODE),
+            artifacts={"bundle": str(bundle_dir)},
+            signature=signature,
+            pip_requirements=[f"berth=={trained.bundle.metadata['libraries'].get('berth', '0')}"],
+            registered_model_name=name,
+        )
+        run_id, experiment_id = run.info.run_id, run.info.experiment_id
+        version = str(info.registered_model_version)
+
+        promoted, reason, champion_version = _decide_champion(client, name, version, trained, history)
+        mlflow.set_tag("champion_decision", reason)
+        if promoted:
+            client.set_registered_model_alias(name, CHAMPION, version)
+    log.info("registered", model=name, version=version, promoted=promoted, reason=reason)
+    return RegisteredRun(run_id, experiment_id, name, version, promoted, reason, champion_version)
+
+
+def _decide_champion(
+    client: Any, name: str, version: str, trained: TrainedModel, history: HistoryArrays
+) -> tuple[bool, str, str | None]:
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except Exception:  # noqa: BLE001 - MLflow raises a generic error for a missing alias
+        return True, "first version: promoted to champion", None
+    new_auc = trained.metrics.get("model", {}).get("roc_auc", float("nan"))
+    try:
+        champion = load_scorer_from_registry(name, alias=CHAMPION)
+        champion_auc = champion_comparison(trained, history, champion)
+    except Exception as exc:  # noqa: BLE001 - an unreadable champion must not block training
+        return True, f"current champion v{current.version} could not be scored ({exc}): promoted", current.version
+    if champion_auc is None or not np.isfinite(new_auc):
+        return False, f"no comparable validation data; champion stays v{current.version}", current.version
+    if new_auc > champion_auc:
+        return True, (
+            f"ROC AUC {new_auc:.4f} beats champion v{current.version} ({champion_auc:.4f}) "
+            "on the same validation rows: promoted"
+        ), current.version
+    return False, (
+        f"ROC AUC {new_auc:.4f} does not beat champion v{current.version} ({champion_auc:.4f}) "
+        "on the same validation rows: champion unchanged"
+    ), current.version
+
+
+def _download_bundle(name: str, alias: str | None, version: str | None, dest: Path) -> tuple[Path, str]:
+    mlflow = _mlflow()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    try:
+        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
+    except Exception as exc:  # noqa: BLE001
+        which = f"alias {alias!r}" if alias else f"version {version}"
+        raise ModelNotReadyError(
+            f"no registered model {name!r} with {which} at {tracking_uri()}: train one with `berth train`"
+        ) from exc
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(dest))
+    candidates = list(Path(local).rglob("manifest.json"))
+    if not candidates:
+        raise ModelNotReadyError(f"model {name} v{mv.version} holds no Berth bundle")
+    return candidates[0].parent, str(mv.version)
+
+
+def load_scorer_from_registry(name: str, *, alias: str | None = CHAMPION, version: str | None = None) -> BundleScorer:
+    """Download and verify a registered bundle; never unpickles."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, resolved = _download_bundle(name, alias if version is None else None, version, Path(tmp))
+        bundle = ModelBundle.load(folder)
+    return BundleScorer(bundle, version=resolved, name=name)
+
+
+def load_scorer_from_folder(folder: Path) -> BundleScorer:
+    """Load an exported bundle folder (deployments without a tracking server)."""
+    bundle = ModelBundle.load(folder)
+    version_file = folder / "metadata.json"
+    version = json.loads(version_file.read_text(encoding="utf-8")).get("registered_version", "local")
+    return BundleScorer(bundle, version=str(version))
+
+
+def load_scorer(settings: Any) -> BundleScorer:
+    """The API's loader: an exported bundle folder when configured, else the registry champion."""
+    source = str(getattr(settings, "model_source", "registry") or "registry")
+    name = str(getattr(settings, "model_name", "berth-churn") or "berth-churn")
+    if source != "registry":
+        return load_scorer_from_folder(Path(source))
+    return load_scorer_from_registry(name, alias=CHAMPION)
+
+
+def export_bundle(name: str, out: Path, *, alias: str | None = CHAMPION, version: str | None = None) -> Path:
+    """Copy a registered bundle into ``out`` (replaced), recording the registered version."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, resolved = _download_bundle(name, alias if version is None else None, version, Path(tmp))
+        bundle = ModelBundle.load(folder)
+        if out.exists():
+            shutil.rmtree(out)
+        stamped = ModelBundle(
+            metadata={**bundle.metadata, "registered_version": resolved, "registered_name": name},
+            spec=bundle.spec,
+            btyd_params=bundle.btyd_params,
+            churn=bundle.churn,
+            partial_churn=bundle.partial_churn,
+            risk_bands=bundle.risk_bands,
+        )
+        stamped.save(out)
+    return out

@@ -1,0 +1,314 @@
+"""Snapshots → fit → evaluate against baselines → a model bundle (MLflow logging is in registry.py).
+
+Time is the only split: the latest labelled cutoff(s) validate, the cutoffs before them calibrate
+and early-stop, the earlier ones fit the trees. With the embargo on, a cutoff joins a slice only
+when its label window ends on or before the next slice's first cutoff, so no label used for
+fitting looks past a cutoff used for evaluating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from berth._logging import get_logger
+from berth.bundle import ModelBundle, library_versions
+from berth.config import TrainConfig
+from berth.errors import InsufficientHistoryError
+from berth.evaluation import churn_metrics, plot_calibration, plot_gains, plot_importance, plot_roc
+from berth.features import (
+    FeatureSpec,
+    HistoryArrays,
+    compute_features,
+    date_to_day,
+    day_to_date,
+    plan_features,
+)
+from berth.labels import Snapshots, build_snapshots, snapshot_cutoffs
+from berth.modeling import baselines
+from berth.modeling.churn import ChurnClassifier, fit_churn_classifier
+from berth.tables import SHIPMENT_DATE, TIMESTAMP, PortData
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Cutoff days of each slice, oldest first."""
+
+    train: list[int]
+    calibration: list[int]
+    validation: list[int]
+    dropped: list[int]
+
+
+@dataclass
+class TrainedModel:
+    """What a training run produced, before it is logged and registered."""
+
+    bundle: ModelBundle
+    metrics: dict[str, dict[str, float]]  # model or baseline → metric → value
+    split: TimeSplit
+    row_counts: dict[str, int]
+    notes: list[str]
+    training_cutoff: date
+    data_start: date
+    plots: dict[str, Path] = field(default_factory=dict)
+    validation: Snapshots | None = None
+    validation_probability: np.ndarray | None = None
+    feature_importance: dict[str, float] = field(default_factory=dict)
+
+
+def restrict_to_cutoff(data: PortData, cutoff: date) -> PortData:
+    """Only what was known on ``cutoff``: later events dropped, later resolutions unknown."""
+    end = pd.Timestamp(cutoff) + pd.Timedelta(days=1)
+    ships = data.shipments[data.shipments[SHIPMENT_DATE] < end]
+    inter = data.interactions
+    if inter is not None:
+        inter = inter[inter[TIMESTAMP] < end]
+        if "resolved_at" in inter.columns:
+            inter = inter.assign(resolved_at=inter["resolved_at"].where(inter["resolved_at"] < end))
+    return PortData(shipments=ships, interactions=inter, customers=data.customers, notes=data.notes)
+
+
+def split_cutoffs(cutoffs: list[int], horizon_days: int, config: TrainConfig) -> TimeSplit:
+    """Validation = latest cutoffs; calibration before them; training before that (embargo applied)."""
+    remaining = sorted(cutoffs)
+    n_val = config.split.validation_cutoffs
+    validation = remaining[-n_val:] if len(remaining) >= n_val else []
+    remaining = remaining[: len(remaining) - len(validation)]
+    gap = horizon_days if config.split.embargo else 0
+
+    def take(pool: list[int], boundary: int | None, count: int | None) -> tuple[list[int], list[int]]:
+        allowed = [c for c in pool if boundary is None or c + gap <= boundary]
+        chosen = allowed[-count:] if count is not None else allowed
+        return chosen, [c for c in pool if c not in chosen]
+
+    calibration, rest = take(
+        remaining, validation[0] if validation else None, config.split.calibration_cutoffs
+    )
+    boundary = calibration[0] if calibration else (validation[0] if validation else None)
+    train, rest2 = take(
+        [c for c in rest if not calibration or c < calibration[0]], boundary, config.max_cutoffs
+    )
+    dropped = sorted(set(cutoffs) - set(train) - set(calibration) - set(validation))
+    return TimeSplit(train=train, calibration=calibration, validation=validation, dropped=dropped)
+
+
+def train_churn_model(
+    data: PortData,
+    config: TrainConfig,
+    *,
+    cutoff: date | None = None,
+    horizon_days: int | None = None,
+    artifacts_dir: Path | None = None,
+    progress: bool = False,
+) -> TrainedModel:
+    """Train on data up to ``cutoff`` (default: the last shipment date) for ``horizon_days``."""
+    horizon = horizon_days or config.horizon_days
+    last_date = pd.Timestamp(data.shipments[SHIPMENT_DATE].max()).date()
+    cutoff = cutoff or last_date
+    data = restrict_to_cutoff(data, cutoff)
+    if data.shipments.empty:
+        raise InsufficientHistoryError(f"no shipment on or before the training cutoff {cutoff}")
+    history = HistoryArrays.from_port_data(data)
+    first_day = int(history.shipments.day.min())
+    end_day = date_to_day(cutoff)
+    spec = plan_features(
+        history,
+        end_day,
+        FeatureSpec(
+            horizon_days=horizon,
+            lookback_days=config.lookback_days,
+            on_time_threshold_hours=config.on_time_threshold_hours,
+        ),
+    )
+    notes = list(data.notes)
+    cutoffs = snapshot_cutoffs(first_day, end_day, horizon, config.cutoff_step_days, config.min_history_days)
+    split = split_cutoffs(cutoffs, horizon, config)
+    log.info(
+        "time_split",
+        train=len(split.train),
+        calibration=len(split.calibration),
+        validation=len(split.validation),
+        dropped=len(split.dropped),
+    )
+    used = split.train + split.calibration + split.validation
+    snapshots = (
+        build_snapshots(history, used, spec, config.partial_churn_share, progress=progress) if used else None
+    )
+    final = compute_features(history, end_day, spec)  # BG/NBD parameters at the training cutoff
+    masks = {
+        name: np.isin(snapshots.cutoff_day, days) if snapshots is not None else np.zeros(0, dtype=bool)
+        for name, days in (
+            ("train", split.train),
+            ("calibration", split.calibration),
+            ("validation", split.validation),
+        )
+    }
+    parts = {name: snapshots.select(mask) for name, mask in masks.items()} if snapshots is not None else {}
+    row_counts = {f"rows_{name}": len(part) for name, part in parts.items()}
+    row_counts["customers_at_cutoff"] = int(final.codes.shape[0])
+    row_counts["shipments"] = len(history.shipments)
+    row_counts["events"] = history.n_events
+
+    churn_model: ChurnClassifier | None = None
+    partial_model: ChurnClassifier | None = None
+    reason = _too_short(parts, config)
+    if reason is None:
+        train, cal = parts["train"], parts["calibration"]
+        fit_args = dict(
+            num_boost_round=config.model.num_boost_round,
+            early_stopping_rounds=config.model.early_stopping_rounds,
+            calibration_method=config.model.calibration,
+            params=config.model.params,
+            seed=config.seed,
+        )
+        churn_model = fit_churn_classifier(
+            train.values,
+            train.churned,
+            cal.values,
+            cal.churned,
+            spec.feature_names,
+            **fit_args,  # type: ignore[arg-type]
+        )
+        if np.unique(train.partial_churned).shape[0] == 2 and np.unique(cal.partial_churned).shape[0] == 2:
+            partial_model = fit_churn_classifier(
+                train.values,
+                train.partial_churned,
+                cal.values,
+                cal.partial_churned,
+                spec.feature_names,
+                **fit_args,  # type: ignore[arg-type]
+            )
+        model_kind = "xgboost"
+    else:
+        notes.append(f"fell back to BG/NBD: {reason}")
+        log.warning("btyd_fallback", reason=reason)
+        model_kind = "btyd"
+
+    metrics: dict[str, dict[str, float]] = {}
+    validation = parts.get("validation")
+    validation_probability = None
+    importance: dict[str, float] = {}
+    if validation is not None and len(validation):
+        metrics, validation_probability = _evaluate(parts, churn_model, spec.feature_names, config)
+        if partial_model is not None:
+            metrics["partial_churn_model"] = churn_metrics(
+                validation.partial_churned, partial_model.predict_proba(validation.values)
+            )
+        if churn_model is not None:
+            shap = churn_model.contributions(validation.values)[:, :-1]
+            importance = dict(
+                zip(spec.feature_names, np.abs(shap).mean(axis=0).round(6).tolist(), strict=True)
+            )
+    else:
+        notes.append("no labelled validation cutoff: metrics unavailable")
+
+    headline = metrics.get("model", {})
+    bundle = ModelBundle(
+        metadata={
+            "model_name": config.model_name,
+            "model_kind": model_kind,
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "training_cutoff": cutoff.isoformat(),
+            "data_start": day_to_date(first_day).isoformat(),
+            "horizon_days": horizon,
+            "partial_churn_share": config.partial_churn_share,
+            "validation_metrics": {k: v for k, v in headline.items() if np.isfinite(v)},
+            "validation_cutoffs": [day_to_date(c).isoformat() for c in split.validation],
+            "notes": notes,
+            "libraries": library_versions(),
+        },
+        spec=spec,
+        btyd_params=final.btyd_params,
+        churn=churn_model,
+        partial_churn=partial_model,
+        risk_bands=config.risk_bands,
+    )
+    result = TrainedModel(
+        bundle=bundle,
+        metrics=metrics,
+        split=split,
+        row_counts=row_counts,
+        notes=notes,
+        training_cutoff=cutoff,
+        data_start=day_to_date(first_day),
+        validation=validation,
+        validation_probability=validation_probability,
+        feature_importance=importance,
+    )
+    if artifacts_dir is not None and validation is not None and validation_probability is not None:
+        result.plots = _plots(result, artifacts_dir, parts, config)
+    return result
+
+
+def _too_short(parts: Mapping[str, Snapshots], config: TrainConfig) -> str | None:
+    """Why the history is too short to train trees, or None when it is long enough."""
+    if not parts or not len(parts["train"]) or not len(parts["calibration"]):
+        return "the history is too short to label training and calibration cutoffs for this horizon"
+    train = parts["train"]
+    if len(train) < config.min_training_rows:
+        return f"only {len(train)} labelled training rows (minimum {config.min_training_rows})"
+    positives = int(train.churned.sum())
+    if positives < config.min_training_positives or positives == len(train):
+        return f"only {positives} churned of {len(train)} training rows; cannot learn churn"
+    if np.unique(parts["calibration"].churned).shape[0] < 2:
+        return "the calibration slice has a single class"
+    return None
+
+
+def _evaluate(
+    parts: Mapping[str, Snapshots], model: ChurnClassifier | None, names: tuple[str, ...], config: TrainConfig
+) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Model and baselines on the same validation rows; baselines are fit on the same train rows."""
+    validation = parts["validation"]
+    y = validation.churned
+    btyd = baselines.btyd_probability(validation.values, names)
+    probability = model.predict_proba(validation.values) if model is not None else btyd
+    metrics = {"model": churn_metrics(y, probability)}
+    metrics["baseline_btyd"] = churn_metrics(y, btyd)
+    train = parts.get("train")
+    if train is not None and len(train) and np.unique(train.churned).shape[0] == 2:
+        recency = baselines.fit_logistic(baselines.recency_values(train.values, names), train.churned)
+        metrics["baseline_recency"] = churn_metrics(
+            y, baselines.predict_logistic(recency, baselines.recency_values(validation.values, names))
+        )
+        logistic = baselines.fit_logistic(train.values, train.churned, seed=config.seed)
+        metrics["baseline_logistic"] = churn_metrics(
+            y, baselines.predict_logistic(logistic, validation.values)
+        )
+    return metrics, probability
+
+
+def _plots(
+    result: TrainedModel, folder: Path, parts: Mapping[str, Snapshots], config: TrainConfig
+) -> dict[str, Path]:
+    validation = result.validation
+    assert validation is not None and result.validation_probability is not None
+    y = validation.churned
+    curves = {
+        "model": result.validation_probability,
+        "BG/NBD": baselines.btyd_probability(validation.values, validation.feature_names),
+    }
+    plots = {
+        "roc": plot_roc(y, curves, folder / "roc.png"),
+        "calibration": plot_calibration(y, result.validation_probability, folder / "calibration.png"),
+        "gains": plot_gains(y, result.validation_probability, folder / "gains.png"),
+    }
+    if result.feature_importance:
+        names = list(result.feature_importance)
+        plots["importance"] = plot_importance(
+            names, [result.feature_importance[n] for n in names], folder / "feature_importance.png"
+        )
+    return plots
+
+
+def metrics_table(metrics: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """Models as rows, metrics as columns."""
+    return pd.DataFrame(metrics).T.sort_index()

@@ -1,0 +1,154 @@
+"""No leakage: data after a cutoff changes no feature at that cutoff and no label that ends before it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from berth.features import FeatureSpec, HistoryArrays, build_features, date_to_day, plan_features
+from berth.labels import label_customers
+from berth.tables import PortData
+
+START = date(2024, 1, 1)
+TYPES = ["complaint", "survey", "call", "meeting", "claim", "email", "loyalty_redemption"]
+
+
+def _history(seed: int, n_customers: int, days: int) -> PortData:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(n_customers * 3, n_customers * 30))
+    ids = [f"C{i}" for i in rng.integers(0, n_customers, n)]
+    ship_days = rng.integers(0, days, n)
+    shipments = pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids, dtype="str"),
+            "shipment_date": pd.to_datetime(START) + pd.to_timedelta(ship_days, unit="D"),
+            "volume": rng.gamma(2.0, 3.0, n),
+            "revenue": rng.gamma(2.0, 30.0, n),
+            "cost": rng.gamma(2.0, 20.0, n),
+            "delay_hours": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(12.0, n)),
+            "damaged": (rng.random(n) < 0.05).astype(float),
+            "cargo_type": rng.choice(["reefer", "dry", "bulk"], n),
+            "lane": rng.choice(["a", "b"], n),
+        }
+    )
+    m = int(rng.integers(1, n_customers * 10))
+    opened = pd.to_datetime(START) + pd.to_timedelta(rng.integers(0, days * 24, m), unit="h")
+    kinds = rng.choice(TYPES, m)
+    resolved = opened + pd.to_timedelta(rng.integers(1, 24 * 60, m), unit="h")
+    interactions = pd.DataFrame(
+        {
+            "customer_id": pd.Series([f"C{i}" for i in rng.integers(0, n_customers, m)], dtype="str"),
+            "timestamp": opened,
+            "type": kinds,
+            "score": np.where(kinds == "survey", rng.integers(0, 11, m), np.nan),
+            "resolved_at": pd.Series(resolved).where((kinds == "complaint") & (rng.random(m) < 0.7)),
+            "sentiment": rng.uniform(-1, 1, m),
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.Series([f"C{i}" for i in range(n_customers)], dtype="str"),
+            "segment": rng.choice(["shipper", "forwarder"], n_customers),
+            "since": pd.to_datetime(START) - pd.to_timedelta(rng.integers(0, 900, n_customers), unit="D"),
+            "contract": rng.choice(["spot", "annual"], n_customers),
+            "loyalty_member": rng.random(n_customers) < 0.5,
+        }
+    )
+    return PortData(shipments=shipments, interactions=interactions, customers=customers)
+
+
+def _tamper_after(data: PortData, cutoff: date, seed: int) -> PortData:
+    """Change everything after the cutoff: new, edited and newly resolved events, new customers."""
+    rng = np.random.default_rng(seed + 1)
+    end = pd.Timestamp(cutoff) + pd.Timedelta(days=1)
+    ships = data.shipments.copy()
+    later = ships["shipment_date"] >= end
+    ships.loc[later, "volume"] = ships.loc[later, "volume"] * 10 + 1
+    ships.loc[later, "delay_hours"] = 500.0
+    extra_n = int(rng.integers(1, 40))
+    extra = pd.DataFrame(
+        {
+            "customer_id": pd.Series(rng.choice([*ships["customer_id"].unique(), "NEW1"], extra_n), dtype="str"),
+            "shipment_date": end + pd.to_timedelta(rng.integers(0, 200, extra_n), unit="D"),
+            "volume": rng.gamma(2.0, 3.0, extra_n),
+            "revenue": 1.0,
+            "cost": 1.0,
+            "delay_hours": 99.0,
+            "damaged": 1.0,
+            "cargo_type": "new",
+            "lane": "z",
+        }
+    )
+    inter = data.interactions.copy()
+    open_before = (inter["timestamp"] < end) & (inter["type"] == "complaint")
+    # complaints open at the cutoff get resolved later: still unresolved *at* the cutoff
+    inter.loc[open_before & inter["resolved_at"].isna(), "resolved_at"] = end + pd.Timedelta(hours=5)
+    inter.loc[inter["timestamp"] >= end, "score"] = 0.0
+    extra_inter = pd.DataFrame(
+        {
+            "customer_id": pd.Series(rng.choice(inter["customer_id"].unique(), 5), dtype="str"),
+            "timestamp": end + pd.to_timedelta(rng.integers(0, 500, 5), unit="h"),
+            "type": ["complaint", "survey", "claim", "meeting", "call"],
+            "score": [np.nan, 0.0, np.nan, np.nan, np.nan],
+            "resolved_at": pd.NaT,
+            "sentiment": -1.0,
+        }
+    )
+    return PortData(
+        shipments=pd.concat([ships, extra], ignore_index=True),
+        interactions=pd.concat([inter, extra_inter], ignore_index=True),
+        customers=data.customers,
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(
+    seed=st.integers(0, 10_000),
+    n_customers=st.integers(1, 25),
+    cutoff_offset=st.integers(60, 600),
+)
+def test_data_after_cutoff_changes_no_feature(seed: int, n_customers: int, cutoff_offset: int) -> None:
+    data = _history(seed, n_customers, 730)
+    cutoff = START + timedelta(days=cutoff_offset)
+    spec = plan_features(HistoryArrays.from_port_data(data), date_to_day(cutoff), FeatureSpec(horizon_days=90))
+    before = build_features(data, cutoff, spec).sort_values("customer_id").reset_index(drop=True)
+    after = build_features(_tamper_after(data, cutoff, seed), cutoff, spec)
+    after = after.sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after, check_exact=False, rtol=1e-9)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), n_customers=st.integers(1, 25), horizon=st.sampled_from([30, 90, 180]))
+def test_data_after_cutoff_changes_no_earlier_label(seed: int, n_customers: int, horizon: int) -> None:
+    data = _history(seed, n_customers, 730)
+    cutoff = START + timedelta(days=500)
+    tampered = _tamper_after(data, cutoff, seed)
+    label_cutoff = date_to_day(cutoff) - horizon  # its label window ends exactly at the cutoff
+
+    def labels(port: PortData) -> pd.DataFrame:
+        history = HistoryArrays.from_port_data(port)
+        codes = np.arange(history.n_customers)
+        codes = codes[history.shipments.bounds(codes, label_cutoff) > history.shipments.starts(codes)]
+        out = label_customers(history, codes, label_cutoff, horizon, 0.5)
+        return pd.DataFrame(
+            {"customer_id": history.customer_ids[codes].astype(str), "churned": out.churned,
+             "partial": out.partial_churned}
+        ).sort_values("customer_id").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(labels(data), labels(tampered))
+
+
+def test_tampering_is_not_a_no_op() -> None:
+    """The leakage tests would pass trivially if the tampering changed nothing visible."""
+    data = _history(3, 10, 730)
+    cutoff = START + timedelta(days=300)
+    spec = plan_features(HistoryArrays.from_port_data(data), date_to_day(cutoff), FeatureSpec(horizon_days=90))
+    later = cutoff + timedelta(days=200)
+    before = build_features(data, later, spec).set_index("customer_id")
+    after = build_features(_tamper_after(data, cutoff, 3), later, spec).set_index("customer_id")
+    shared = before.index.intersection(after.index)
+    assert not np.allclose(before.loc[shared, "volume_90"], after.loc[shared, "volume_90"])
