@@ -153,6 +153,7 @@ def log_and_register(
             python_model=str(_PYFUNC_CODE),
             artifacts={"bundle": str(bundle_dir)},
             signature=signature,
+            input_example=example,
             pip_requirements=[f"berth=={trained.bundle.metadata['libraries'].get('berth', '0')}"],
             registered_model_name=name,
         )
@@ -174,7 +175,10 @@ def _decide_champion(
         current = client.get_model_version_by_alias(name, CHAMPION)
     except Exception:  # noqa: BLE001 - MLflow raises a generic error for a missing alias
         return True, "first version: promoted to champion", None
-    new_auc = trained.metrics.get("model", {}).get("roc_auc", float("nan"))
+    # Both models are scored exactly as they would serve (their own stored BG/NBD parameters),
+    # on the new run's validation rows, so retraining on unchanged data ties rather than "wins".
+    new_auc = champion_comparison(trained, history, BundleScorer(trained.bundle))
+    new_auc = float("nan") if new_auc is None else new_auc
     try:
         champion = load_scorer_from_registry(name, alias=CHAMPION)
         champion_auc = champion_comparison(trained, history, champion)
@@ -182,7 +186,7 @@ def _decide_champion(
         return True, f"current champion v{current.version} could not be scored ({exc}): promoted", current.version
     if champion_auc is None or not np.isfinite(new_auc):
         return False, f"no comparable validation data; champion stays v{current.version}", current.version
-    if new_auc > champion_auc:
+    if new_auc > champion_auc + 1e-9:
         return True, (
             f"ROC AUC {new_auc:.4f} beats champion v{current.version} ({champion_auc:.4f}) "
             "on the same validation rows: promoted"

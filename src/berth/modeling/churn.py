@@ -17,7 +17,7 @@ DEFAULT_PARAMS: Mapping[str, Any] = {
     "eval_metric": "logloss",
     "tree_method": "hist",
     "max_depth": 5,
-    "learning_rate": 0.05,
+    "learning_rate": 0.08,
     "subsample": 0.8,
     "colsample_bytree": 0.8,
     "min_child_weight": 5.0,

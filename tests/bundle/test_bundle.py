@@ -1,0 +1,94 @@
+"""Bundles: exact round trip, integrity checks, no pickles, same scores for one customer or many."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from berth.bundle import BundleScorer, ModelBundle, risk_band
+from berth.errors import BundleIntegrityError
+from berth.features import HistoryArrays, compute_features, date_to_day
+from berth.tables import PortData
+from berth.training import TrainedModel
+
+
+def _saved(trained: TrainedModel, tmp_path: Path) -> Path:
+    folder = tmp_path / "bundle"
+    trained.bundle.save(folder)
+    return folder
+
+
+def test_round_trip_scores_identically(trained: TrainedModel, sim_data: PortData, tmp_path: Path) -> None:
+    folder = _saved(trained, tmp_path)
+    loaded = ModelBundle.load(folder)
+    assert loaded.spec == trained.bundle.spec
+    assert loaded.btyd_params == trained.bundle.btyd_params
+    as_of = trained.training_cutoff
+    before = BundleScorer(trained.bundle).score_frame(sim_data, as_of)
+    after = BundleScorer(loaded).score_frame(sim_data, as_of)
+    np.testing.assert_allclose(before["churn_probability"], after["churn_probability"])
+    assert len(loaded.content_hash) == 64
+
+
+def test_tampered_file_is_refused(trained: TrainedModel, tmp_path: Path) -> None:
+    folder = _saved(trained, tmp_path)
+    path = folder / "risk_bands.json"
+    path.write_text(path.read_text().replace("0.6", "0.9"))
+    with pytest.raises(BundleIntegrityError, match="SHA-256"):
+        ModelBundle.load(folder)
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "extra.json"])
+def test_pickles_and_unlisted_files_are_refused(trained: TrainedModel, tmp_path: Path, name: str) -> None:
+    folder = _saved(trained, tmp_path)
+    (folder / name).write_bytes(pickle.dumps({"evil": True}))
+    with pytest.raises(BundleIntegrityError, match="pickle|manifest"):
+        ModelBundle.load(folder)
+
+
+def test_missing_manifest_is_refused(trained: TrainedModel, tmp_path: Path) -> None:
+    folder = _saved(trained, tmp_path)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(BundleIntegrityError, match="not a Berth model bundle"):
+        ModelBundle.load(folder)
+
+
+def test_api_columns_and_batch_frames_give_the_same_scores(trained: TrainedModel, sim_data: PortData) -> None:
+    """Training/serving parity: one customer's plain columns score exactly as in the batch."""
+    scorer = BundleScorer(trained.bundle)
+    as_of = trained.training_cutoff
+    batch = scorer.score_frame(sim_data, as_of).set_index("customer_id")
+    for customer_id in batch.index[:5]:
+        ships = sim_data.shipments[sim_data.shipments["customer_id"] == customer_id]
+        inter = sim_data.interactions[sim_data.interactions["customer_id"] == customer_id]
+        prof = sim_data.customers[sim_data.customers["customer_id"] == customer_id]
+
+        def columns(frame):  # type: ignore[no-untyped-def]
+            return {c: [None if v is None or v != v else v for v in frame[c].tolist()] for c in frame.columns}
+
+        tables = {"shipments": columns(ships), "interactions": columns(inter), "customers": columns(prof)}
+        (result,) = scorer.score(tables, as_of)
+        assert result.customer_id == customer_id
+        assert result.churn_probability == pytest.approx(batch.loc[customer_id, "churn_probability"], rel=1e-9)
+        assert result.risk_band == batch.loc[customer_id, "risk_band"]
+        assert 1 <= len(result.drivers) <= 3
+        assert all(d.label_en and d.label_zh for d in result.drivers)
+
+
+def test_drivers_sum_to_the_log_odds(trained: TrainedModel, sim_data: PortData) -> None:
+    scorer = BundleScorer(trained.bundle)
+    assert trained.bundle.churn is not None
+    history = HistoryArrays.from_port_data(sim_data)
+    matrix = compute_features(history, date_to_day(trained.training_cutoff), trained.bundle.spec)
+    contributions = trained.bundle.churn.contributions(matrix.values[:20])
+    raw = trained.bundle.churn.raw_probability(matrix.values[:20])
+    np.testing.assert_allclose(1 / (1 + np.exp(-contributions.sum(axis=1))), raw, rtol=1e-4)
+    assert len(scorer.drivers(contributions)) == 20
+
+
+def test_risk_bands_follow_thresholds() -> None:
+    bands = {"medium": 0.2, "high": 0.4, "critical": 0.7}
+    assert [risk_band(p, bands) for p in (0.1, 0.2, 0.5, 0.9)] == ["low", "medium", "high", "critical"]
