@@ -226,6 +226,7 @@ def score(
         from berth.store import Store
 
         store = Store(Settings().database_url)
+        store.upgrade()
         written = store.write_scores(scores, scorer.info.name, scorer.info.version)
         console.print(f"Stored {written:,} scores in the database.")
 
@@ -248,6 +249,35 @@ def export(
     name = load_train_config(config).model_name
     export_bundle(name, out, alias=None if model_version else "champion", version=model_version)
     console.print(f"Exported {name} ({'v' + model_version if model_version else 'champion'}) to {out}")
+
+
+@app.command()
+@_handle_errors
+def request(
+    data: Annotated[Path, typer.Option(help="Folder with shipments.(csv|parquet) and optional tables.")],
+    customer: Annotated[list[str], typer.Option(help="Customer id to include; repeat it.")],
+    as_of: Annotated[str, typer.Option(help="The request's as_of date (YYYY-MM-DD); later rows are left out.")],
+    out: Annotated[Path | None, typer.Option(help="Write the JSON here (default: print it).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config with a data section (column mapping).")] = None,
+) -> None:
+    """Build a ``POST /v1/scores`` request body from a data folder (for trying or testing the API)."""
+    import json
+
+    from berth.api.requests import request_body
+    from berth.config import load_train_config
+    from berth.io import load_port_data
+
+    as_of_date = _parse_date(as_of, "--as-of")
+    assert as_of_date is not None
+    loaded = load_port_data(data, load_train_config(config).data)
+    body = request_body(loaded.data, customer, as_of_date)
+    text = json.dumps(body, indent=2, ensure_ascii=False)
+    if out is None:
+        print(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote a request for {len(body['customers'])} customer(s) to {out}")
 
 
 def run() -> Any:

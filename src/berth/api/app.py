@@ -1,0 +1,150 @@
+"""The FastAPI application: ``create_app`` for tests and embedding, ``create_app_from_env`` for uvicorn.
+
+The model and the database are opened in the lifespan, never at import. A model that fails to
+load at start-up does not stop the process: it starts unready (``/readyz`` answers 503, scoring
+answers 503) until ``POST /v1/admin/reload`` succeeds.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from starlette.concurrency import run_in_threadpool
+
+from berth._logging import get_logger
+from berth.api.deps import ApiKeyAuthenticator, Services
+from berth.api.errors import ModelLoadError, install_error_handlers
+from berth.api.holder import LoadedModel, ModelHolder
+from berth.api.metrics import Metrics
+from berth.api.middleware import ServiceMiddleware
+from berth.api.prediction_log import PredictionLogWriter
+from berth.api.routes import admin, customers, feedback, health, model, scores
+from berth.api.schemas import FeedbackCreate, FeedbackOutcome, Problem, ScoreRequest
+from berth.errors import ConfigError
+from berth.scoring import Scorer
+from berth.settings import Settings
+from berth.store import Store
+
+ScorerLoader = Callable[[], Scorer]
+
+log = get_logger(__name__)
+
+API_VERSION = "1.0.0"
+
+# Bodies the routes parse themselves (berth.api.body); their schemas are added to the components.
+_RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (ScoreRequest, FeedbackCreate, FeedbackOutcome)
+
+
+def resolve_scorer_loader(settings: Settings) -> ScorerLoader:
+    """The loader for ``settings``: ``scorer_factory`` (development) or :func:`berth.registry.load_scorer`."""
+    factory_path = settings.scorer_factory
+    if factory_path is not None:
+        module_name, _, attribute = factory_path.partition(":")
+        if not module_name or not attribute:
+            raise ConfigError(f"scorer_factory must be 'package.module:function', got {factory_path!r}")
+
+        def load_from_factory() -> Scorer:
+            factory: Callable[[Settings], Scorer] = getattr(importlib.import_module(module_name), attribute)
+            return factory(settings)
+
+        return load_from_factory
+
+    def load_from_registry() -> Scorer:
+        from berth.registry import load_scorer  # imported lazily: MLflow stays out of start-up
+
+        return load_scorer(settings)
+
+    return load_from_registry
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """Generate the schema once, with the problem-details schemas every error response points to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            mode: JsonSchemaMode = "validation"
+            documented: tuple[type[BaseModel], ...] = (Problem, *_RAW_BODY_MODELS)
+            models = [(model, mode) for model in documented]
+            _, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(definitions.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
+
+
+def create_app(settings: Settings | None = None, scorer_loader: ScorerLoader | None = None) -> FastAPI:
+    """Build the app; the model is loaded (with ``scorer_loader``) and the store opened at start-up."""
+    settings = settings if settings is not None else Settings()
+    loader = scorer_loader if scorer_loader is not None else resolve_scorer_loader(settings)
+    metrics = Metrics()
+
+    def on_swap(loaded: LoadedModel) -> None:
+        metrics.set_model(loaded.info)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.database_url)
+        if settings.auto_migrate:
+            await run_in_threadpool(store.upgrade)
+        holder = ModelHolder(loader, on_swap=on_swap)
+        try:
+            await run_in_threadpool(holder.load)
+        except ModelLoadError as exc:
+            log.error("starting without a model; POST /v1/admin/reload once it is fixed", reason=str(exc))
+        writer = PredictionLogWriter(
+            store, max_pending=settings.prediction_log_queue, on_drop=metrics.prediction_log_dropped.inc
+        )
+        writer.start()
+        app.state.services = Services(
+            settings=settings,
+            store=store,
+            holder=holder,
+            writer=writer,
+            authenticator=ApiKeyAuthenticator(store, settings.api_key_cache_ttl_s),
+            metrics=metrics,
+        )
+        if settings.auth_disabled:
+            log.warning("API-key authentication is DISABLED (development)")
+        try:
+            yield
+        finally:
+            await run_in_threadpool(writer.close)
+            store.dispose()
+            app.state.services = None
+
+    app = FastAPI(
+        title="Berth scoring API",
+        version=API_VERSION,
+        description="Churn and loyalty scores for port and freight customers. Errors are RFC 9457 problems.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    for module in (scores, customers, feedback, model, admin, health):
+        app.include_router(module.router)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory of ``berth serve``: settings from ``BERTH_*`` environment variables."""
+    settings = Settings()
+    return create_app(settings, resolve_scorer_loader(settings))

@@ -1,0 +1,202 @@
+"""Pure conversions between API models and the :mod:`berth.scoring` contract (no I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, cast
+
+import orjson
+
+from berth import tables
+from berth.api.schemas import CustomerIn, CustomerScoreOut, DriverOut, RiskBand, ScoreRequest
+from berth.scoring import RISK_BANDS, ColumnTables, CustomerScore
+
+Issue = dict[str, Any]
+Columns = dict[str, list[Any]]
+
+
+class ModelOutputError(RuntimeError):
+    """The model returned something the API cannot serve (missing customers, NaN, bad band)."""
+
+
+def _issue(loc: Sequence[str | int], msg: str, kind: str) -> Issue:
+    return {"loc": ("body", *loc), "msg": msg, "type": kind}
+
+
+def batch_issues(request: ScoreRequest) -> list[Issue]:
+    """Rules spanning fields: no date after ``as_of``, distinct customer ids, resolution after contact."""
+    as_of = request.as_of
+    issues: list[Issue] = []
+    seen: dict[str, int] = {}
+    for i, customer in enumerate(request.customers):
+        first = seen.setdefault(customer.customer_id, i)
+        if first != i:
+            issues.append(
+                _issue(
+                    ("customers", i, "customer_id"),
+                    f"duplicate customer_id {customer.customer_id!r} (also at customers[{first}])",
+                    "duplicate_customer",
+                )
+            )
+        for j, shipment in enumerate(customer.shipments):
+            if shipment.shipment_date > as_of:
+                issues.append(
+                    _issue(
+                        ("customers", i, "shipments", j, "shipment_date"),
+                        f"date {shipment.shipment_date} is after as_of {as_of}",
+                        "date_after_as_of",
+                    )
+                )
+        for j, interaction in enumerate(customer.interactions):
+            loc: tuple[str | int, ...] = ("customers", i, "interactions", j)
+            if interaction.timestamp.date() > as_of:
+                issues.append(
+                    _issue(
+                        (*loc, "timestamp"),
+                        f"timestamp {interaction.timestamp.isoformat()} is after as_of {as_of}",
+                        "date_after_as_of",
+                    )
+                )
+            resolved = interaction.resolved_at
+            if resolved is not None:
+                if resolved.date() > as_of:
+                    issues.append(
+                        _issue(
+                            (*loc, "resolved_at"),
+                            f"resolved_at {resolved.isoformat()} is after as_of {as_of}",
+                            "date_after_as_of",
+                        )
+                    )
+                if resolved < interaction.timestamp:
+                    issues.append(
+                        _issue((*loc, "resolved_at"), "resolved_at is before timestamp", "resolved_too_early")
+                    )
+        since = customer.profile.since
+        if since is not None and since > as_of:
+            issues.append(
+                _issue(
+                    ("customers", i, "profile", "since"),
+                    f"date {since} is after as_of {as_of}",
+                    "date_after_as_of",
+                )
+            )
+    return issues
+
+
+_SENTIMENT_WORDS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+
+
+def _flag(value: bool | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _sentiment(value: float | str | None) -> float | None:
+    return _SENTIMENT_WORDS[value] if isinstance(value, str) else value
+
+
+def to_column_tables(request: ScoreRequest) -> ColumnTables:
+    """The batch as the canonical column tables of :mod:`berth.tables` (missing values as None)."""
+    shipments: Columns = {c: [] for c in (*tables.SHIPMENT_REQUIRED, *tables.SHIPMENT_OPTIONAL)}
+    interactions: Columns = {c: [] for c in (*tables.INTERACTION_REQUIRED, *tables.INTERACTION_OPTIONAL)}
+    customers: Columns = {c: [] for c in (*tables.CUSTOMER_REQUIRED, *tables.CUSTOMER_OPTIONAL)}
+    for customer in request.customers:
+        cid = customer.customer_id
+        for s in customer.shipments:
+            shipments[tables.CUSTOMER_ID].append(cid)
+            shipments[tables.SHIPMENT_DATE].append(s.shipment_date)
+            shipments["shipment_id"].append(s.shipment_id)
+            shipments["volume"].append(s.volume)
+            shipments["revenue"].append(s.revenue)
+            shipments["cost"].append(s.cost)
+            shipments["delay_hours"].append(s.delay_hours)
+            shipments["damaged"].append(_flag(s.damaged))
+            shipments["cargo_type"].append(s.cargo_type)
+            shipments["lane"].append(s.lane)
+            shipments["channel"].append(s.channel)
+        for x in customer.interactions:
+            interactions[tables.CUSTOMER_ID].append(cid)
+            interactions[tables.TIMESTAMP].append(x.timestamp)
+            interactions[tables.INTERACTION_TYPE].append(x.type)
+            interactions["score"].append(x.score)
+            interactions["resolved_at"].append(x.resolved_at)
+            interactions["sentiment"].append(_sentiment(x.sentiment))
+            interactions["channel"].append(x.channel)
+        p = customer.profile
+        customers[tables.CUSTOMER_ID].append(cid)
+        customers["segment"].append(p.segment)
+        customers["region"].append(p.region)
+        customers["since"].append(p.since)
+        customers["credit_rating"].append(p.credit_rating)
+        customers["contract"].append(p.contract)
+        customers["loyalty_member"].append(p.loyalty_member)
+        customers["account_manager"].append(p.account_manager)
+    return {tables.SHIPMENTS: shipments, tables.INTERACTIONS: interactions, tables.CUSTOMERS: customers}
+
+
+def input_hash(customer: CustomerIn, as_of: date) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no nulls, compact) of a customer's inputs + as_of."""
+    # orjson writes dates and date-times as ISO 8601, as pydantic's JSON mode does, without the detour
+    payload = {"as_of": as_of, "customer": customer.model_dump(exclude_none=True)}
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _probability(value: float | None, what: str, customer_id: str) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise ModelOutputError(f"{what} {value!r} of customer {customer_id!r} is not a probability")
+    return number
+
+
+def to_outputs(request: ScoreRequest, scores: Sequence[CustomerScore]) -> list[CustomerScoreOut]:
+    """Model scores in request order, checked: one per customer, probabilities in [0, 1], known bands."""
+    by_id = {score.customer_id: score for score in scores}
+    wanted = [c.customer_id for c in request.customers]
+    if len(by_id) != len(scores) or set(by_id) != set(wanted):
+        raise ModelOutputError(f"model returned {len(scores)} scores for {len(wanted)} customers")
+    outputs = []
+    for customer_id in wanted:
+        s = by_id[customer_id]
+        if s.risk_band not in RISK_BANDS:
+            raise ModelOutputError(f"unknown risk band {s.risk_band!r} for customer {customer_id!r}")
+        churn = _probability(s.churn_probability, "churn_probability", customer_id)
+        assert churn is not None
+        outputs.append(
+            CustomerScoreOut.model_construct(
+                customer_id=customer_id,
+                churn_probability=churn,
+                partial_churn_probability=_probability(
+                    s.partial_churn_probability, "partial_churn_probability", customer_id
+                ),
+                risk_band=cast(RiskBand, s.risk_band),
+                drivers=[
+                    DriverOut.model_construct(
+                        name=d.name,
+                        contribution=float(d.contribution),
+                        label_en=d.label_en,
+                        label_zh=d.label_zh,
+                    )
+                    for d in s.drivers
+                    if math.isfinite(d.contribution)  # an unexplainable driver must not block the score
+                ],
+                eligible=bool(s.eligible),
+                note=s.note,
+            )
+        )
+    return outputs
+
+
+def log_outputs(score: CustomerScoreOut, model_name: str) -> dict[str, Any]:
+    """What the prediction log keeps of one served score."""
+    return {
+        "model_name": model_name,
+        "churn_probability": score.churn_probability,
+        "partial_churn_probability": score.partial_churn_probability,
+        "risk_band": score.risk_band,
+        "eligible": score.eligible,
+        "drivers": [{"name": d.name, "contribution": d.contribution} for d in score.drivers],
+    }

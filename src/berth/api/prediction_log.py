@@ -1,0 +1,178 @@
+"""A bounded background writer for the prediction log.
+
+Requests hand a :class:`PendingPredictions` to :meth:`PredictionLogWriter.submit`; one thread
+hashes the inputs and inserts the rows in batches (one executemany per batch), so a response never
+waits for the database. After waking up the writer lingers (``linger_s``) to collect a batch: a
+queue put with no thread waiting is nearly free, while waking the writer on every request costs
+the event loop a GIL hand-off each time. When the queue is full, ``submit`` returns False and the
+caller writes synchronously (back-pressure instead of silent loss). ``close`` drains the queue on shutdown.
+A batch that still fails after retries is logged and counted (``berth_prediction_log_dropped_total``).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from berth._logging import get_logger
+from berth.api.convert import input_hash, log_outputs
+from berth.api.schemas import CustomerIn, CustomerScoreOut
+from berth.store import PredictionLogEntry, Store
+
+log = get_logger(__name__)
+
+_RETRY_DELAYS = (0.05, 0.25, 1.0)
+
+
+def _yield_gil() -> None:
+    """Let the event loop thread run (a batch insert holds the GIL for milliseconds otherwise)."""
+    time.sleep(0)
+
+
+@dataclass(frozen=True)
+class PendingPredictions:
+    """The predictions of one 2xx scoring response, not yet written."""
+
+    request_id: str
+    model_name: str
+    model_version: str
+    as_of: date
+    customers: Sequence[CustomerIn]
+    scores: Sequence[CustomerScoreOut]
+    created_at: datetime
+
+    def entries(self) -> list[PredictionLogEntry]:
+        """One log row per customer (hashing happens here, off the request path)."""
+        return [
+            PredictionLogEntry(
+                request_id=self.request_id,
+                customer_id=customer.customer_id,
+                model_version=self.model_version,
+                input_hash=input_hash(customer, self.as_of),
+                outputs=log_outputs(score, self.model_name),
+                created_at=self.created_at,
+            )
+            for customer, score in zip(self.customers, self.scores, strict=True)
+        ]
+
+
+class PredictionLogWriter:
+    """One daemon thread writing queued predictions in batches."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_pending: int = 10_000,
+        batch_rows: int = 2_000,
+        linger_s: float = 0.05,
+        on_drop: Callable[[int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._linger_s = linger_s
+        self._wake = threading.Event()
+        self._queue: queue.Queue[PendingPredictions | None] = queue.Queue(maxsize=max_pending)
+        self._batch_rows = batch_rows
+        self._on_drop = on_drop
+        self._unfinished = 0
+        self._closed = False
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="berth-prediction-log", daemon=True)
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def submit(self, pending: PendingPredictions) -> bool:
+        """Queue predictions; False when the queue is full or closed (then call :meth:`write_now`)."""
+        if self._closed:
+            return False
+        with self._idle:
+            self._unfinished += 1
+        try:
+            self._queue.put_nowait(pending)
+        except queue.Full:
+            self._done(1)
+            return False
+        return True
+
+    def write_now(self, pending: PendingPredictions) -> None:
+        """Write predictions in the calling thread (back-pressure path)."""
+        self._store.log_predictions(pending.entries())
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is written; False on timeout."""
+        self._wake.set()
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unfinished == 0, timeout=timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Drain the queue and stop the thread."""
+        self._closed = True
+        if not self._thread.is_alive():
+            return
+        self._queue.put(None)
+        self._wake.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("prediction log writer did not stop in time", pending=self._unfinished)
+
+    def _done(self, count: int) -> None:
+        with self._idle:
+            self._unfinished -= count
+            if self._unfinished == 0:
+                self._idle.notify_all()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            if self._linger_s > 0:
+                self._wake.wait(self._linger_s)  # let a batch build up (flush and close cut it short)
+                self._wake.clear()
+            batch = [first]
+            rows = len(first.customers)
+            while rows < self._batch_rows:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                rows += len(item.customers)
+            self._write(batch)
+            self._done(len(batch))
+
+    def _write(self, batch: list[PendingPredictions]) -> None:
+        entries: list[PredictionLogEntry] = []
+        try:
+            for pending in batch:
+                entries.extend(pending.entries())
+                time.sleep(0)  # hand the GIL back to the event loop between requests
+        except Exception as exc:  # a bug in hashing must not kill the writer
+            log.error("prediction log entries failed", error=repr(exc))
+            self._drop(sum(len(p.customers) for p in batch))
+            return
+        for attempt, delay in enumerate((*_RETRY_DELAYS, None)):
+            try:
+                self._store.log_predictions(entries, on_chunk=_yield_gil)
+                return
+            except Exception as exc:
+                if delay is None:
+                    log.error("prediction log write failed", rows=len(entries), error=repr(exc))
+                    self._drop(len(entries))
+                    return
+                log.warning("prediction log write retry", attempt=attempt + 1, error=type(exc).__name__)
+                time.sleep(delay)
+
+    def _drop(self, rows: int) -> None:
+        if self._on_drop is not None:
+            self._on_drop(rows)

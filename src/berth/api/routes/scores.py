@@ -1,0 +1,89 @@
+"""``POST /v1/scores``: score a batch of customer histories with the serving model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+
+from berth.api.body import check_batch_size, parse_body, request_body
+from berth.api.convert import ModelOutputError, batch_issues, to_column_tables, to_outputs
+from berth.api.deps import ModelDep, ScoreCaller, Services, ServicesDep
+from berth.api.errors import ProblemError, problem_responses
+from berth.api.holder import LoadedModel
+from berth.api.prediction_log import PendingPredictions
+from berth.api.schemas import CustomerScoreOut, ScoreRequest, ScoreResponse
+
+router = APIRouter(prefix="/v1", tags=["scores"])
+
+
+def _score(model: LoadedModel, raw: bytes, limit: int) -> tuple[ScoreRequest, list[CustomerScoreOut]]:
+    """Count, validate, convert, score and check the output — in a worker thread, off the event loop."""
+    check_batch_size(raw, limit)
+    body = parse_body(ScoreRequest, raw)
+    issues = batch_issues(body)
+    if issues:
+        raise RequestValidationError(issues)
+    results = model.scorer.score(to_column_tables(body), body.as_of)
+    return body, to_outputs(body, results)
+
+
+@router.post(
+    "/scores",
+    response_model=ScoreResponse,
+    summary="Score customers",
+    openapi_extra=request_body(ScoreRequest),
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 500, 503, 504),
+)
+async def create_scores(
+    caller: ScoreCaller, request: Request, services: ServicesDep, model: ModelDep
+) -> ScoreResponse:
+    """Score each customer as of ``as_of``; every served score is written to the prediction log.
+
+    The body is a ``ScoreRequest``; more than ``max_batch_size`` customers is a 413.
+    """
+    raw = await request.body()
+    settings = services.settings
+    try:
+        with anyio.fail_after(settings.request_timeout_s):
+            body, scores = await anyio.to_thread.run_sync(
+                _score, model, raw, settings.max_batch_size, abandon_on_cancel=True
+            )
+    except TimeoutError:
+        raise ProblemError(
+            504, f"scoring took longer than {settings.request_timeout_s:g} s", kind="timeout"
+        ) from None
+    except ModelOutputError as exc:
+        raise ProblemError(500, f"the model produced an invalid output: {exc}", kind="model-output") from exc
+    request_id: str = request.state.request_id
+    info = model.info
+    await _log_predictions(
+        services,
+        PendingPredictions(
+            request_id=request_id,
+            model_name=info.name,
+            model_version=info.version,
+            as_of=body.as_of,
+            customers=body.customers,
+            scores=scores,
+            created_at=datetime.now(UTC),
+        ),
+    )
+    services.metrics.scores_served.labels(info.version).inc(len(scores))
+    return ScoreResponse.model_construct(
+        request_id=request_id,
+        model_name=info.name,
+        model_version=info.version,
+        as_of=body.as_of,
+        scores=scores,
+    )
+
+
+async def _log_predictions(services: Services, pending: PendingPredictions) -> None:
+    """Queue the rows for the background writer; write them here when its queue is full."""
+    if not services.writer.submit(pending):
+        await run_in_threadpool(services.writer.write_now, pending)

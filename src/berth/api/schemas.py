@@ -1,0 +1,329 @@
+"""Request and response models of the HTTP API (separate models for what comes in and goes out).
+
+Request bodies are validated straight from the JSON bytes (``model_validate_json``, see
+:mod:`berth.api.body`) in strict mode, so the checks run in pydantic's Rust core: unknown fields
+are rejected, numbers must be JSON numbers (not strings), NaN and infinities are refused, and dates
+must be ISO strings (``YYYY-MM-DD``; date-times RFC 3339, zoned ones normalised to naive UTC)
+between 1900 and 2199. Rules that need the whole batch (dates after ``as_of``, duplicate customers)
+live in :func:`berth.api.convert.batch_issues`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2199, 12, 31)
+_MIN_DATETIME = datetime(1900, 1, 2)  # a day of margin: zone offsets cannot push it out of range
+_MAX_DATETIME = datetime(2199, 12, 31)
+
+InteractionType = Literal[
+    "complaint", "inquiry", "survey", "meeting", "call", "email", "claim", "loyalty_redemption"
+]
+RiskBand = Literal["low", "medium", "high", "critical"]  # == berth.scoring.RISK_BANDS (tested)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """Convert zoned date-times to UTC and drop the zone, as the data contract expects."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware_utc(value: datetime) -> datetime:
+    """Treat naive date-times as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_DATE_RANGE = "between 1900 and 2199"
+IsoDate = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE, description=f"YYYY-MM-DD, {_DATE_RANGE}.")]
+IsoDateTime = Annotated[
+    datetime,
+    Field(ge=_MIN_DATETIME, le=_MAX_DATETIME, description="RFC 3339; zoned values are converted to UTC."),
+    AfterValidator(_naive_utc),
+]
+UtcDateTime = Annotated[
+    datetime,
+    Field(ge=_MIN_DATETIME, le=_MAX_DATETIME, description="RFC 3339; naive values are taken as UTC."),
+    AfterValidator(_aware_utc),
+]
+Amount = Annotated[float, Field(ge=0.0)]
+Label = Annotated[str, Field(min_length=1, max_length=128)]
+CustomerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class InputModel(BaseModel):
+    """Base of request bodies: strict, unknown fields rejected, finite numbers only."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class OutputModel(BaseModel):
+    """Base of response bodies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- scoring requests ---------------------------------------------------------------------------
+
+
+class ShipmentIn(InputModel):
+    """One shipment of a customer."""
+
+    shipment_date: IsoDate
+    volume: Amount | None = Field(default=None, description="Volume (TEU, tonnes...), ≥ 0.")
+    revenue: Amount | None = Field(default=None, description="Revenue, ≥ 0.")
+    cost: Amount | None = Field(default=None, description="Cost, ≥ 0.")
+    delay_hours: Amount | None = Field(default=None, description="Delay in hours, ≥ 0.")
+    damaged: bool | None = None
+    shipment_id: Label | None = None
+    cargo_type: Label | None = None
+    lane: Label | None = None
+    channel: Label | None = None
+
+
+class InteractionIn(InputModel):
+    """One interaction with a customer (complaint, survey, meeting, ...)."""
+
+    timestamp: IsoDateTime
+    type: InteractionType
+    score: float | None = Field(default=None, ge=0.0, le=10.0, description="Survey score (NPS 0–10).")
+    resolved_at: IsoDateTime | None = None
+    sentiment: float | Literal["positive", "neutral", "negative"] | None = Field(
+        default=None, description="A number (positive / neutral / negative mean 1 / 0 / -1)."
+    )
+    channel: Label | None = None
+
+
+class ProfileIn(InputModel):
+    """What the CRM knows about the customer."""
+
+    segment: Label | None = None
+    region: Label | None = None
+    since: IsoDate | None = Field(default=None, description="Customer since (not after as_of).")
+    credit_rating: Label | None = None
+    contract: bool | None = Field(default=None, description="Whether the customer has a contract.")
+    loyalty_member: bool | None = None
+    account_manager: Label | None = None
+
+
+class CustomerIn(InputModel):
+    """One customer's history to score."""
+
+    customer_id: CustomerId
+    shipments: list[ShipmentIn] = Field(min_length=1, description="At least one shipment.")
+    interactions: list[InteractionIn] = Field(default_factory=list)
+    profile: ProfileIn = Field(default_factory=ProfileIn)
+
+
+_SCORE_EXAMPLE: dict[str, Any] = {
+    "as_of": "2025-06-30",
+    "customers": [
+        {
+            "customer_id": "C-00042",
+            "shipments": [
+                {"shipment_date": "2025-05-02", "volume": 12.0, "revenue": 8400.0, "delay_hours": 3.5},
+                {"shipment_date": "2025-06-11", "volume": 9.5, "revenue": 6100.0, "damaged": False},
+            ],
+            "interactions": [
+                {
+                    "timestamp": "2025-06-12T09:30:00Z",
+                    "type": "complaint",
+                    "resolved_at": "2025-06-14T16:00:00Z",
+                },
+                {"timestamp": "2025-06-20T10:00:00Z", "type": "survey", "score": 6},
+            ],
+            "profile": {
+                "segment": "forwarder",
+                "region": "EU",
+                "since": "2019-03-01",
+                "loyalty_member": True,
+            },
+        }
+    ],
+}
+
+
+class ScoreRequest(InputModel):
+    """Customers to score as of a date (at most ``max_batch_size`` of them, else 413)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SCORE_EXAMPLE]})
+
+    as_of: IsoDate = Field(description="Score as of this date; no input date may be later.")
+    customers: list[CustomerIn] = Field(min_length=1, description="Distinct customer ids.")
+
+
+# -- scoring responses --------------------------------------------------------------------------
+
+
+class DriverOut(OutputModel):
+    """One readable reason behind a score (signed contribution in log-odds)."""
+
+    name: str
+    contribution: float
+    label_en: str
+    label_zh: str
+
+
+class CustomerScoreOut(OutputModel):
+    """The scores of one customer."""
+
+    customer_id: str
+    churn_probability: float = Field(ge=0.0, le=1.0)
+    partial_churn_probability: float | None = Field(ge=0.0, le=1.0)
+    risk_band: RiskBand
+    drivers: list[DriverOut]
+    eligible: bool = Field(description="False when the model could not score the customer reliably.")
+    note: str | None
+
+
+class ScoreResponse(OutputModel):
+    """Scores of a batch, with the model that produced them."""
+
+    request_id: str
+    model_name: str
+    model_version: str
+    as_of: date
+    scores: list[CustomerScoreOut]
+
+
+class StoredScoreOut(OutputModel):
+    """The latest batch score stored for a customer."""
+
+    customer_id: str
+    as_of: date
+    churn_probability: float
+    partial_churn_probability: float | None
+    risk_band: str
+    model_name: str
+    model_version: str
+    scored_at: datetime
+
+
+# -- feedback -----------------------------------------------------------------------------------
+
+
+class FeedbackCreate(InputModel):
+    """An action taken for a customer, and its outcome when already known."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "C-00042",
+                    "action": "account_review_call",
+                    "taken_at": "2025-07-02T14:00:00Z",
+                    "notes": "Discussed delays on the Rotterdam lane.",
+                    "request_id": "3f1c2b9a6d7e4f0a8b5c1d2e3f4a5b6c",
+                }
+            ]
+        }
+    )
+
+    customer_id: CustomerId
+    action: Annotated[str, Field(min_length=1, max_length=64)]
+    taken_at: UtcDateTime
+    outcome: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    outcome_at: UtcDateTime | None = None
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+    request_id: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
+        default=None, description="The scoring request that prompted the action."
+    )
+
+    @model_validator(mode="after")
+    def _outcome_consistent(self) -> Self:
+        """An outcome date needs an outcome, and cannot precede the action."""
+        if self.outcome_at is not None and self.outcome is None:
+            raise ValueError("outcome_at given without outcome")
+        if self.outcome_at is not None and self.outcome_at < self.taken_at:
+            raise ValueError("outcome_at is before taken_at")
+        return self
+
+
+class FeedbackOutcome(InputModel):
+    """The outcome of an action recorded earlier."""
+
+    outcome: Annotated[str, Field(min_length=1, max_length=64)]
+    outcome_at: UtcDateTime
+
+
+class FeedbackCreated(OutputModel):
+    """The id of a new feedback entry."""
+
+    id: int
+
+
+class FeedbackOut(OutputModel):
+    """A stored feedback entry."""
+
+    id: int
+    customer_id: str
+    action: str
+    taken_at: datetime
+    outcome: str | None
+    outcome_at: datetime | None
+    notes: str | None
+    request_id: str | None
+    created_at: datetime
+
+
+# -- model, admin, health -----------------------------------------------------------------------
+
+
+class ModelInfoOut(OutputModel):
+    """What a caller may know about the serving model."""
+
+    name: str
+    version: str
+    trained_at: str
+    horizon_days: int
+    training_cutoff: str
+    content_hash: str
+    metrics: dict[str, float | None]
+    extra: dict[str, Any]
+    loaded_at: datetime
+
+
+class ReloadOut(OutputModel):
+    """Result of a model reload."""
+
+    previous_version: str | None
+    model: ModelInfoOut
+
+
+class HealthOut(OutputModel):
+    """Liveness."""
+
+    status: Literal["ok"]
+
+
+class ReadyOut(OutputModel):
+    """Readiness: a model is loaded and the database answers."""
+
+    status: Literal["ready"]
+    model_name: str
+    model_version: str
+
+
+class ValidationIssue(OutputModel):
+    """One reason a request is invalid."""
+
+    loc: list[str | int] = Field(description="Path to the field: ['body', 'customers', 0, 'customer_id'].")
+    pointer: str | None = Field(description="JSON pointer into the body (RFC 6901), when in the body.")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URI identifying the problem type (urn:berth:problem:...).")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = Field(default=None, description="The request path.")
+    request_id: str | None = Field(default=None, description="Also in the X-Request-ID header.")
+    errors: list[ValidationIssue] | None = Field(default=None, description="Validation problems only.")

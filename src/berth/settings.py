@@ -1,0 +1,65 @@
+"""Runtime settings of the scoring service, read from ``BERTH_*`` environment variables.
+
+Nothing here runs on import: build :class:`Settings` where it is needed (the app factory, the
+CLI). Unsafe settings are refused outside ``environment="development"`` rather than silently
+ignored, so a production deployment can never run unauthenticated or import a test scorer.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "staging", "production"]
+
+
+class Settings(BaseSettings):
+    """Settings of ``berth serve`` and the API; every field maps to ``BERTH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BERTH_", extra="ignore", frozen=True, protected_namespaces=("settings_",)
+    )
+
+    environment: Environment = Field(
+        default="production", description="development relaxes the safety checks below."
+    )
+    database_url: str = Field(
+        default="sqlite:///berth.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user:pw@host/db.",
+    )
+    auto_migrate: bool = Field(default=True, description="Run the database migrations at start-up.")
+    model_source: str = Field(
+        default="registry", description="'registry' (MLflow alias 'champion') or a bundle folder path."
+    )
+    model_name: str = Field(default="berth-churn", min_length=1, description="Registered model name.")
+    scorer_factory: str | None = Field(
+        default=None,
+        description="'module:function' returning a Scorer, instead of the registry (development only).",
+    )
+    auth_disabled: bool = Field(default=False, description="Skip API-key checks (development only).")
+    api_key_cache_ttl_s: float = Field(
+        default=10.0, ge=0.0, description="How long a verified API key is trusted without a DB lookup."
+    )
+    max_batch_size: int = Field(default=1000, ge=1, description="Most customers in one scoring request.")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Largest request body.")
+    request_timeout_s: float = Field(default=30.0, gt=0.0, description="Time limit of one scoring call.")
+    prediction_log_queue: int = Field(
+        default=10_000,
+        ge=1,
+        description="Requests queued for the prediction-log writer (then callers write).",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface to bind.")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port to bind.")
+    workers: int = Field(default=1, ge=1, description="Uvicorn worker processes.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_outside_development(self) -> Self:
+        """Refuse settings that are only safe on a developer's machine."""
+        if self.environment != "development":
+            if self.auth_disabled:
+                raise ValueError("auth_disabled is only allowed with environment='development'")
+            if self.scorer_factory is not None:
+                raise ValueError("scorer_factory is only allowed with environment='development'")
+        return self

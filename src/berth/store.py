@@ -1,0 +1,543 @@
+"""The service database: batch scores, the prediction log, feedback and API keys (SQLAlchemy 2).
+
+SQLite (default, WAL mode) and PostgreSQL (``postgresql+psycopg://...``) are both supported. The
+schema is owned by the Alembic migrations packaged in :mod:`berth.migrations`; call
+:func:`upgrade` (or ``berth db upgrade``) before using a new database.
+
+API keys are ``<key_id>.<secret>`` where the secret is 32 random bytes
+(``secrets.token_urlsafe``). Only the SHA-256 of the whole key is stored. A slow password hash
+(argon2, bcrypt) protects *low-entropy* secrets against offline guessing; a 256-bit random secret
+cannot be guessed whatever the hash speed, so a fast hash keeps verification in microseconds
+without weakening anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+import pandas as pd
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Dialect,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from berth.errors import DataContractError
+from berth.scoring import RISK_BANDS
+
+__all__ = [
+    "API_SCOPES",
+    "ApiKeyRecord",
+    "FeedbackRecord",
+    "PredictionLogEntry",
+    "ScoreRecord",
+    "Store",
+    "hash_api_key",
+    "make_engine",
+    "metadata",
+    "upgrade",
+]
+
+API_SCOPES: Final = ("score", "admin")
+_KEY_PREFIX: Final = "bk_"
+_MAX_KEY_LENGTH: Final = 256
+_WRITE_CHUNK: Final = 5_000
+_LOG_CHUNK: Final = 16
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Treat naive values as UTC and convert aware ones to UTC."""
+        if value is None:
+            return None
+        return _as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to naive values read back from SQLite."""
+        if value is None:
+            return None
+        return _as_utc(value)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the shared metadata and naming convention."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class ScoreRow(Base):
+    """One batch score of one customer as of a date."""
+
+    __tablename__ = "scores"
+    __table_args__ = (Index("ix_scores_customer_latest", "customer_id", "as_of", "scored_at"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    as_of: Mapped[date] = mapped_column(Date)
+    churn_probability: Mapped[float] = mapped_column(Float)
+    partial_churn_probability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    risk_band: Mapped[str] = mapped_column(String(16))
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
+    scored_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PredictionLogRow(Base):
+    """One served prediction: who asked, what went in (hashed) and what came out."""
+
+    __tablename__ = "prediction_log"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128), index=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    input_hash: Mapped[str] = mapped_column(String(64))
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FeedbackRow(Base):
+    """An action taken for a customer and, later, its outcome."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ApiKeyRow(Base):
+    """An API key: its public id, the SHA-256 of the full key, and its scopes."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+metadata = Base.metadata
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    """The latest stored batch score of a customer."""
+
+    customer_id: str
+    as_of: date
+    churn_probability: float
+    partial_churn_probability: float | None
+    risk_band: str
+    model_name: str
+    model_version: str
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class PredictionLogEntry:
+    """One row of the prediction log, ready to insert."""
+
+    request_id: str
+    customer_id: str
+    model_version: str
+    input_hash: str
+    outputs: Mapping[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """A stored feedback entry."""
+
+    id: int
+    customer_id: str
+    action: str
+    taken_at: datetime
+    outcome: str | None
+    outcome_at: datetime | None
+    notes: str | None
+    request_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """What is known about an API key (never the key itself)."""
+
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_api_key(plaintext: str) -> str:
+    """SHA-256 hex digest of a full API key (see the module docstring for why a fast hash)."""
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL so readers never block the writer; NORMAL sync (no fsync per commit, safe in WAL)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-16000")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with the pragmas (SQLite) or pool settings (others) we rely on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply the packaged Alembic migrations to the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        _upgrade_engine(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def _upgrade_engine(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "berth:migrations")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _probability_or_none(value: Any, what: str, row: int) -> float | None:
+    """A probability from a frame cell (missing → None); anything outside [0, 1] is an error."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise DataContractError(f"row {row}: {what} {value!r} is not in [0, 1]")
+    return number
+
+
+class Store:
+    """Reads and writes the service tables; thread-safe (one engine, pooled connections)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest migration."""
+        _upgrade_engine(self.engine)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    # -- batch scores ---------------------------------------------------------------------------
+
+    def write_scores(self, frame: pd.DataFrame, model_name: str, model_version: str) -> int:
+        """Insert one row per frame row (customer_id, as_of, churn_probability, risk_band, ...)."""
+        missing = [c for c in ("customer_id", "as_of", "churn_probability", "risk_band") if c not in frame]
+        if missing:
+            raise DataContractError(f"scores frame lacks columns {missing}")
+        if frame.empty:
+            return 0
+        n = len(frame)
+        as_of = list(pd.to_datetime(frame["as_of"]).dt.date)
+        scored_at = (
+            list(pd.to_datetime(frame["scored_at"], utc=True).dt.to_pydatetime())
+            if "scored_at" in frame
+            else [_now()] * n
+        )
+        partial = (
+            list(frame["partial_churn_probability"]) if "partial_churn_probability" in frame else [None] * n
+        )
+        rows: list[dict[str, Any]] = []
+        for i, (customer_id, churn, band) in enumerate(
+            zip(frame["customer_id"], frame["churn_probability"], frame["risk_band"], strict=True)
+        ):
+            probability = _probability_or_none(churn, "churn_probability", i)
+            if probability is None:
+                raise DataContractError(f"row {i}: churn_probability is missing")
+            if band not in RISK_BANDS:
+                raise DataContractError(f"row {i}: risk_band {band!r} is not one of {RISK_BANDS}")
+            rows.append(
+                {
+                    "customer_id": str(customer_id),
+                    "as_of": as_of[i],
+                    "churn_probability": probability,
+                    "partial_churn_probability": _probability_or_none(
+                        partial[i], "partial_churn_probability", i
+                    ),
+                    "risk_band": str(band),
+                    "model_name": model_name,
+                    "model_version": model_version,
+                    "scored_at": scored_at[i],
+                }
+            )
+        with self.engine.begin() as connection:
+            for start in range(0, len(rows), _WRITE_CHUNK):
+                connection.execute(insert(ScoreRow), rows[start : start + _WRITE_CHUNK])
+        return len(rows)
+
+    def latest_score(self, customer_id: str) -> ScoreRecord | None:
+        """The score with the latest ``as_of`` (then ``scored_at``) for a customer, or None."""
+        query = (
+            select(
+                ScoreRow.customer_id,
+                ScoreRow.as_of,
+                ScoreRow.churn_probability,
+                ScoreRow.partial_churn_probability,
+                ScoreRow.risk_band,
+                ScoreRow.model_name,
+                ScoreRow.model_version,
+                ScoreRow.scored_at,
+            )
+            .where(ScoreRow.customer_id == customer_id)
+            .order_by(ScoreRow.as_of.desc(), ScoreRow.scored_at.desc(), ScoreRow.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else ScoreRecord(*row)
+
+    # -- prediction log -------------------------------------------------------------------------
+
+    def log_predictions(
+        self, rows: Sequence[PredictionLogEntry], *, on_chunk: Callable[[], None] | None = None
+    ) -> None:
+        """Insert prediction-log rows in one transaction (executemany in chunks; ``on_chunk`` between)."""
+        if not rows:
+            return
+        params = [
+            {
+                "request_id": row.request_id,
+                "customer_id": row.customer_id,
+                "model_version": row.model_version,
+                "input_hash": row.input_hash,
+                "outputs": dict(row.outputs),
+                "created_at": row.created_at,
+            }
+            for row in rows
+        ]
+        with self.engine.begin() as connection:
+            for start in range(0, len(params), _LOG_CHUNK):
+                connection.execute(insert(PredictionLogRow), params[start : start + _LOG_CHUNK])
+                if on_chunk is not None:
+                    on_chunk()
+
+    def count_predictions(self, request_id: str | None = None) -> int:
+        """Number of prediction-log rows (of one request when ``request_id`` is given)."""
+        query = select(func.count()).select_from(PredictionLogRow)
+        if request_id is not None:
+            query = query.where(PredictionLogRow.request_id == request_id)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def predictions(self, request_id: str) -> list[PredictionLogEntry]:
+        """The prediction-log rows of one request, in insertion order."""
+        query = (
+            select(
+                PredictionLogRow.request_id,
+                PredictionLogRow.customer_id,
+                PredictionLogRow.model_version,
+                PredictionLogRow.input_hash,
+                PredictionLogRow.outputs,
+                PredictionLogRow.created_at,
+            )
+            .where(PredictionLogRow.request_id == request_id)
+            .order_by(PredictionLogRow.id)
+        )
+        with self.engine.connect() as connection:
+            return [PredictionLogEntry(*row) for row in connection.execute(query)]
+
+    # -- feedback -------------------------------------------------------------------------------
+
+    def add_feedback(
+        self,
+        customer_id: str,
+        action: str,
+        taken_at: datetime,
+        *,
+        outcome: str | None = None,
+        outcome_at: datetime | None = None,
+        notes: str | None = None,
+        request_id: str | None = None,
+    ) -> int:
+        """Record an action taken for a customer (and its outcome if already known); return its id."""
+        values = {
+            "customer_id": customer_id,
+            "action": action,
+            "taken_at": taken_at,
+            "outcome": outcome,
+            "outcome_at": outcome_at,
+            "notes": notes,
+            "request_id": request_id,
+            "created_at": _now(),
+        }
+        with self.engine.begin() as connection:
+            return int(connection.execute(insert(FeedbackRow).returning(FeedbackRow.id), values).scalar_one())
+
+    def record_outcome(self, feedback_id: int, outcome: str, outcome_at: datetime) -> bool:
+        """Set the outcome of an existing feedback entry; False when there is no such entry."""
+        query = (
+            update(FeedbackRow)
+            .where(FeedbackRow.id == feedback_id)
+            .values(outcome=outcome, outcome_at=outcome_at)
+        )
+        with self.engine.begin() as connection:
+            return connection.execute(query).rowcount > 0
+
+    def get_feedback(self, feedback_id: int) -> FeedbackRecord | None:
+        """One feedback entry, or None."""
+        columns = [
+            FeedbackRow.id,
+            FeedbackRow.customer_id,
+            FeedbackRow.action,
+            FeedbackRow.taken_at,
+            FeedbackRow.outcome,
+            FeedbackRow.outcome_at,
+            FeedbackRow.notes,
+            FeedbackRow.request_id,
+            FeedbackRow.created_at,
+        ]
+        with self.engine.connect() as connection:
+            row = connection.execute(select(*columns).where(FeedbackRow.id == feedback_id)).first()
+        return None if row is None else FeedbackRecord(**row._asdict())
+
+    # -- API keys -------------------------------------------------------------------------------
+
+    def create_api_key(self, scopes: Iterable[str], name: str = "") -> tuple[str, str]:
+        """Create a key with ``scopes``; return ``(key_id, plaintext)`` — the plaintext is shown once."""
+        wanted = sorted(set(scopes))
+        if not wanted or any(scope not in API_SCOPES for scope in wanted):
+            raise ValueError(f"scopes must be a non-empty subset of {API_SCOPES}, got {wanted}")
+        key_id = _KEY_PREFIX + secrets.token_hex(6)
+        plaintext = f"{key_id}.{secrets.token_urlsafe(32)}"
+        values = {
+            "id": key_id,
+            "key_hash": hash_api_key(plaintext),
+            "scopes": ",".join(wanted),
+            "name": name[:128],
+            "created_at": _now(),
+        }
+        with self.engine.begin() as connection:
+            connection.execute(insert(ApiKeyRow), values)
+        return key_id, plaintext
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke an active key; False when no active key has that id."""
+        query = (
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+        with self.engine.begin() as connection:
+            return connection.execute(query).rowcount > 0
+
+    def verify_api_key(self, plaintext: str) -> ApiKeyRecord | None:
+        """The record of an active key matching ``plaintext``, or None (unknown, malformed, revoked)."""
+        key_id, dot, _secret = plaintext.partition(".")
+        if not dot or len(plaintext) > _MAX_KEY_LENGTH or not key_id.startswith(_KEY_PREFIX):
+            return None
+        query = select(
+            ApiKeyRow.key_hash, ApiKeyRow.name, ApiKeyRow.scopes, ApiKeyRow.created_at, ApiKeyRow.revoked_at
+        ).where(ApiKeyRow.id == key_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(row.key_hash, hash_api_key(plaintext)):
+            return None
+        return ApiKeyRecord(key_id, row.name, frozenset(row.scopes.split(",")), row.created_at)
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, active or revoked, oldest first."""
+        query = select(
+            ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.scopes, ApiKeyRow.created_at, ApiKeyRow.revoked_at
+        ).order_by(ApiKeyRow.created_at, ApiKeyRow.id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            ApiKeyRecord(row.id, row.name, frozenset(row.scopes.split(",")), row.created_at, row.revoked_at)
+            for row in rows
+        ]

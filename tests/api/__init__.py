@@ -1,0 +1,1 @@
+"""Tests of the HTTP API (berth.api) and the serving CLI commands."""

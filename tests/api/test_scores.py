@@ -1,0 +1,342 @@
+"""POST /v1/scores: happy path, validation, limits, time-outs and the prediction log."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from berth.api.convert import input_hash
+from berth.api.schemas import CustomerIn, ScoreRequest
+from berth.errors import DataContractError
+from berth.scoring import CustomerScore
+
+from .conftest import Api, MakeApi, assert_problem
+from .fakes import FakeScorer
+from .payloads import AS_OF, batch, customer
+
+
+def test_scores_one_customer(api: Api) -> None:
+    response = api.score()
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_name"] == "berth-churn"
+    assert body["model_version"] == "1"
+    assert body["as_of"] == AS_OF.isoformat()
+    assert body["request_id"] == response.headers["x-request-id"]
+    [score] = body["scores"]
+    assert score["customer_id"] == "C-0"
+    assert 0 <= score["churn_probability"] <= 1
+    assert score["risk_band"] in {"low", "medium", "high", "critical"}
+    assert score["partial_churn_probability"] == pytest.approx(score["churn_probability"] / 2, abs=1e-6)
+    assert score["eligible"] is True
+    assert {d["name"] for d in score["drivers"]} == {"recency", "frequency"}
+    assert score["drivers"][0]["label_zh"] == "距上次发货天数"
+
+
+def test_scores_keep_request_order(api: Api) -> None:
+    body = {"as_of": AS_OF.isoformat(), "customers": [customer(c) for c in ("Z", "A", "M")]}
+    response = api.score(body)
+    assert [s["customer_id"] for s in response.json()["scores"]] == ["Z", "A", "M"]
+
+
+def test_scorer_receives_canonical_column_tables(make_api: MakeApi) -> None:
+    seen: dict[str, Any] = {}
+
+    class Spy(FakeScorer):
+        def score(self, tables: Any, as_of: Any) -> list[CustomerScore]:
+            seen.update(tables=copy.deepcopy(tables), as_of=as_of)
+            return super().score(tables, as_of)
+
+    api = make_api(scorer=Spy())
+    assert api.score().status_code == 200
+    tables = seen["tables"]
+    assert seen["as_of"] == AS_OF
+    assert set(tables) == {"shipments", "interactions", "customers"}
+    assert tables["shipments"]["customer_id"] == ["C-0"] * 3
+    assert tables["shipments"]["damaged"] == [0.0] * 3
+    assert tables["shipments"]["shipment_id"] == [None] * 3
+    interactions = tables["interactions"]
+    assert interactions["type"] == ["complaint", "survey"]
+    assert interactions["sentiment"] == [-1.0, None]
+    # zoned timestamps become naive UTC
+    assert interactions["timestamp"][0].isoformat() == "2025-06-01T08:00:00"
+    assert tables["customers"]["contract"] == [True]
+    lengths = {len(column) for table in tables.values() for column in table.values()}
+    assert lengths <= {1, 2, 3}
+
+
+def test_request_id_is_propagated_or_generated(api: Api) -> None:
+    mine = api.score(headers={"X-Request-ID": "crm-123.abc"})
+    assert mine.headers["x-request-id"] == "crm-123.abc"
+    assert mine.json()["request_id"] == "crm-123.abc"
+    unsafe = api.score(headers={"X-Request-ID": "bad id with spaces"})
+    assert unsafe.headers["x-request-id"] != "bad id with spaces"
+    assert len(unsafe.headers["x-request-id"]) == 32
+
+
+def test_one_prediction_log_row_per_scored_customer(make_api: MakeApi) -> None:
+    api = make_api()
+    store = api.services.store
+    ids = []
+    for n in (1, 3, 5):
+        response = api.score(batch(n))
+        assert response.status_code == 200
+        ids.append((response.json()["request_id"], n))
+    assert api.score(batch(2), key="wrong").status_code == 401  # not served: not logged
+    bad = batch(2)
+    bad["customers"][1]["customer_id"] = "C-0"
+    assert api.score(bad).status_code == 422
+    assert api.services.writer.flush(timeout=10)
+    assert store.count_predictions() == 9
+    for request_id, n in ids:
+        rows = store.predictions(request_id)
+        assert [r.customer_id for r in rows] == [f"C-{i}" for i in range(n)]
+        assert all(r.model_version == "1" for r in rows)
+    first = store.predictions(ids[0][0])[0]
+    expected = input_hash(ScoreRequest.model_validate_json(json.dumps(batch(1))).customers[0], AS_OF)
+    assert first.input_hash == expected
+    assert first.outputs["model_name"] == "berth-churn"
+    assert first.outputs["risk_band"] in {"low", "medium", "high", "critical"}
+
+
+def test_prediction_log_is_flushed_on_shutdown(make_api: MakeApi, db_url: str) -> None:
+    from berth.store import Store
+
+    api = make_api()
+    for _ in range(20):
+        assert api.score(batch(2)).status_code == 200
+    api.client.__exit__(None, None, None)  # lifespan shutdown drains the writer
+    store = Store(db_url)
+    try:
+        assert store.count_predictions() == 40
+    finally:
+        store.dispose()
+
+
+def test_full_writer_queue_writes_in_the_request(make_api: MakeApi) -> None:
+    api = make_api(prediction_log_queue=1)
+    api.services.writer.close()  # a closed writer refuses work: every request writes itself
+    for _ in range(3):
+        assert api.score(batch(2)).status_code == 200
+    assert api.services.store.count_predictions() == 6
+
+
+def test_input_hash_format() -> None:
+    customer = CustomerIn.model_validate_json(
+        '{"shipments": [{"volume": 1, "shipment_date": "2025-01-02", "lane": null}], "customer_id": "C"}'
+    )
+    canonical = (
+        b'{"as_of":"2025-06-30","customer":{"customer_id":"C","interactions":[],"profile":{},'
+        b'"shipments":[{"shipment_date":"2025-01-02","volume":1.0}]}}'
+    )
+    assert input_hash(customer, AS_OF) == hashlib.sha256(canonical).hexdigest()
+
+
+def test_input_hash_is_canonical() -> None:
+    a = customer("C-1")
+    b = json.loads(json.dumps(a))
+    b["profile"] = dict(reversed(list(b["profile"].items())))
+    b["shipments"][0]["shipment_id"] = None  # explicit null == missing
+    b["shipments"][0]["volume"] = 10  # 10 == 10.0
+    h = [input_hash(CustomerIn.model_validate_json(json.dumps(x)), AS_OF) for x in (a, b)]
+    assert h[0] == h[1]
+    assert input_hash(CustomerIn.model_validate_json(json.dumps(a)), AS_OF.replace(day=29)) != h[0]
+
+
+DELETE = object()
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """batch(2) with ``value`` set (or DELETE'd) at a dotted path (``customers.0.shipments.1.volume``)."""
+    body = batch(2)
+    *parents, leaf = path.split(".")
+    node: Any = body
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    if value is DELETE:
+        del node[leaf]
+    else:
+        node[int(leaf) if leaf.isdigit() else leaf] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "kind"),
+    [
+        ("customers.0.extra", 1, "extra_forbidden"),
+        ("customers.1.shipments.0.colour", "red", "extra_forbidden"),
+        ("customers.0.shipments.1.volume", -1.0, "greater_than_equal"),
+        ("customers.0.shipments.0.revenue", -5, "greater_than_equal"),
+        ("customers.0.shipments.0.cost", -0.1, "greater_than_equal"),
+        ("customers.0.shipments.0.delay_hours", -3, "greater_than_equal"),
+        ("customers.0.shipments.0.volume", "12", "float_type"),
+        ("customers.0.interactions.1.score", 11, "less_than_equal"),
+        ("customers.0.interactions.1.score", -1, "greater_than_equal"),
+        ("customers.0.interactions.0.type", "tweet", "literal_error"),
+        ("customers.0.shipments.0.shipment_date", "2025-13-01", "date_parsing"),
+        ("customers.0.shipments.0.shipment_date", "yesterday", "date_parsing"),
+        ("customers.0.shipments.0.shipment_date", 1735689600, "date_type"),
+        ("customers.0.shipments.0.shipment_date", "1800-01-01", "greater_than_equal"),
+        ("customers.0.shipments.0.shipment_date", "2025-07-01", "date_after_as_of"),
+        ("customers.1.interactions.1.timestamp", "2025-07-01T00:00:00Z", "date_after_as_of"),
+        ("customers.0.interactions.0.resolved_at", "2025-07-02T00:00:00Z", "date_after_as_of"),
+        ("customers.0.interactions.0.resolved_at", "2025-05-01T00:00:00Z", "resolved_too_early"),
+        ("customers.0.profile.since", "2026-01-01", "date_after_as_of"),
+        ("customers.1.customer_id", "C-0", "duplicate_customer"),
+        ("customers.0.customer_id", "", "string_too_short"),
+        ("customers.0.shipments", [], "too_short"),
+        ("customers", [], "too_short"),
+        ("as_of", "30/06/2025", "date_parsing"),
+        ("as_of", DELETE, "missing"),
+        ("customers.0.profile.loyalty_member", "yes", "bool_type"),
+        ("customers.0.profile.contract", "annual", "bool_type"),
+        ("customers.0.interactions.1.timestamp", "2025-06-10", "datetime_parsing"),
+        ("customers.0.interactions.1.timestamp", "1899-12-31T23:00:00Z", "greater_than_equal"),
+        ("customers.0.shipments.0.damaged", 1, "bool_type"),
+    ],
+)
+def test_invalid_bodies_are_422_with_field_paths(api: Api, path: str, value: Any, kind: str) -> None:
+    loc = ["body", *(int(part) if part.isdigit() else part for part in path.split("."))]
+    problem = assert_problem(api.score(_with(path, value)), 422, "validation-error")
+    issues = problem["errors"]
+    assert any(issue["loc"] == loc and issue["type"] == kind for issue in issues), issues
+    issue = next(i for i in issues if i["loc"] == loc)
+    assert issue["pointer"] == "/" + "/".join(str(p) for p in loc[1:])
+    assert issue["msg"]
+    assert "input" not in issue  # inputs are never echoed back
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_422(api: Api, token: str) -> None:
+    text = json.dumps(batch(1)).replace('"volume": 10.0', f'"volume": {token}')
+    assert token in text
+    response = api.client.post(
+        "/v1/scores", content=text, headers={**api.headers(), "Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["loc"] == ["body", "customers", 0, "shipments", 0, "volume"]
+    assert problem["errors"][0]["type"] == "finite_number"
+
+
+def test_malformed_json_is_422(api: Api) -> None:
+    response = api.client.post(
+        "/v1/scores", content=b'{"as_of": ', headers={**api.headers(), "Content-Type": "application/json"}
+    )
+    assert assert_problem(response, 422)["errors"][0]["type"] == "json_invalid"
+
+
+def test_all_issues_are_reported_at_once(api: Api) -> None:
+    body = _with("customers.0.shipments.0.shipment_date", "2025-07-01")
+    body["customers"][1]["shipments"][2]["shipment_date"] = "2025-08-01"
+    problem = assert_problem(api.score(body), 422)
+    assert len(problem["errors"]) == 2
+    assert "(and 1 more)" in problem["detail"]
+
+
+def test_batch_above_limit_is_413_with_the_limit(make_api: MakeApi) -> None:
+    api = make_api(max_batch_size=3)
+    assert api.score(batch(3)).status_code == 200
+    body = batch(4)
+    body["customers"][3]["shipments"] = "not even a list"  # the count is checked before validation
+    problem = assert_problem(api.score(body), 413, "batch-too-large")
+    assert "limit of 3 customers" in problem["detail"]
+    assert problem["limit"] == 3
+
+
+def test_body_above_limit_is_413(make_api: MakeApi) -> None:
+    api = make_api(max_body_bytes=2048)
+    problem = assert_problem(api.score(batch(10)), 413, "content-too-large")
+    assert "2048 bytes" in problem["detail"]
+
+
+def test_streamed_body_above_limit_is_413(make_api: MakeApi) -> None:
+    api = make_api(max_body_bytes=2048)
+    payload = json.dumps(batch(10)).encode()
+
+    def chunks() -> Any:
+        for start in range(0, len(payload), 512):
+            yield payload[start : start + 512]
+
+    response = api.client.post(
+        "/v1/scores", content=chunks(), headers={**api.headers(), "Content-Type": "application/json"}
+    )
+    assert_problem(response, 413)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_non_json_body_is_415(api: Api, content_type: str | None) -> None:
+    headers = api.headers()
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = api.client.post("/v1/scores", content=json.dumps(batch()).encode(), headers=headers)
+    problem = assert_problem(response, 415, "unsupported-media-type")
+    assert "application/json" in problem["detail"]
+
+
+def test_json_with_charset_is_accepted(api: Api) -> None:
+    response = api.client.post(
+        "/v1/scores",
+        content=json.dumps(batch()).encode(),
+        headers={**api.headers(), "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 200
+
+
+def test_slow_model_is_504(make_api: MakeApi) -> None:
+    api = make_api(scorer=FakeScorer(delay_s=1.0), request_timeout_s=0.05)
+    problem = assert_problem(api.score(), 504, "timeout")
+    assert "0.05 s" in problem["detail"]
+    assert api.services.writer.flush(timeout=5)
+    assert api.services.store.count_predictions() == 0
+
+
+def test_model_error_is_500_without_trace(make_api: MakeApi) -> None:
+    def explode(scores: list[CustomerScore]) -> list[CustomerScore]:
+        raise KeyError("secret internal detail")
+
+    api = make_api(scorer=FakeScorer(transform=explode), raise_server_exceptions=False)
+    problem = assert_problem(api.score(), 500, "internal-error")
+    assert "secret" not in json.dumps(problem)
+    assert problem["request_id"] in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda s: [replace(x, churn_probability=float("nan")) for x in s],
+        lambda s: [replace(x, churn_probability=1.5) for x in s],
+        lambda s: [replace(x, risk_band="extreme") for x in s],
+        lambda s: s[:-1],
+        lambda s: [*s, replace(s[0], customer_id="ghost")],
+    ],
+    ids=["nan", "above-one", "band", "missing", "extra"],
+)
+def test_invalid_model_output_is_500(make_api: MakeApi, transform: Any) -> None:
+    api = make_api(scorer=FakeScorer(transform=transform))
+    assert_problem(api.score(batch(2)), 500, "model-output")
+
+
+def test_data_contract_error_from_model_is_422(make_api: MakeApi) -> None:
+    def reject(scores: list[CustomerScore]) -> list[CustomerScore]:
+        raise DataContractError("too many bad rows", column="volume")
+
+    api = make_api(scorer=FakeScorer(transform=reject))
+    problem = assert_problem(api.score(), 422, "data-contract")
+    assert "volume" in problem["detail"]
+
+
+def test_non_finite_driver_is_dropped(make_api: MakeApi) -> None:
+    def nan_driver(scores: list[CustomerScore]) -> list[CustomerScore]:
+        return [
+            replace(s, drivers=(*s.drivers[:1], replace(s.drivers[1], contribution=float("inf"))))
+            for s in scores
+        ]
+
+    api = make_api(scorer=FakeScorer(transform=nan_driver))
+    [score] = api.score().json()["scores"]
+    assert [d["name"] for d in score["drivers"]] == ["recency"]

@@ -1,0 +1,1 @@
+"""Tests of berth.store and its migrations."""
