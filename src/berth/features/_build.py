@@ -67,6 +67,14 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
+def _log(values: np.ndarray) -> np.ndarray:
+    """Natural log, NaN where the argument is not positive (no -inf, no warning)."""
+    out = np.full(values.shape[0], _NAN)
+    positive = values > 0
+    out[positive] = np.log(values[positive])
+    return out
+
+
 def _log_ratio(recent: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Symmetric, smoothed trend: log((recent + 1) / (previous + 1))."""
     return np.log1p(np.maximum(recent, 0.0)) - np.log1p(np.maximum(previous, 0.0))
@@ -170,12 +178,20 @@ def _shipment_features(
             previous = cr[bound[w]] - cr[ships.bounds(k, c - 2 * w)]
             out[f"revenue_trend_{w}"] = _log_ratio(cr[hi] - cr[bound[w]], previous)
         if "volume" in sums:
-            cv = sums["volume"]
-            rpu_recent = _ratio(cr[hi] - cr[bound[90]], cv[hi] - cv[bound[90]])
-            b180 = bound[180]
-            rpu_before = _ratio(cr[bound[90]] - cr[b180], cv[bound[90]] - cv[b180])
-            out["revenue_per_unit_180"] = _ratio(cr[hi] - cr[b180], cv[hi] - cv[b180])
-            out["price_trend_90"] = np.log(_ratio(rpu_recent, rpu_before))
+            # price per unit only over shipments with both revenue and volume known
+            cv = ships.cumulative(
+                "volume_priced",
+                lambda tb: np.where(np.isfinite(tb.values["revenue"]), np.nan_to_num(tb.values["volume"]), 0.0),
+            )
+            cr_priced = ships.cumulative(
+                "revenue_priced",
+                lambda tb: np.where(np.isfinite(tb.values["volume"]), np.nan_to_num(tb.values["revenue"]), 0.0),
+            )
+            b90, b180 = bound[90], bound[180]
+            rpu_recent = _ratio(cr_priced[hi] - cr_priced[b90], cv[hi] - cv[b90])
+            rpu_before = _ratio(cr_priced[b90] - cr_priced[b180], cv[b90] - cv[b180])
+            out["revenue_per_unit_180"] = _ratio(cr_priced[hi] - cr_priced[b180], cv[hi] - cv[b180])
+            out["price_trend_90"] = _log(_ratio(rpu_recent, rpu_before))
         if "cost" in sums:
             cc = sums["cost"]
             rev = cr[hi] - cr[bound[365]]
@@ -279,7 +295,7 @@ def _profile_features(
     if "since_day" in profile:
         out["customer_age_days"] = c - profile["since_day"][k]
     for name in ("contract", "loyalty_member", "has_account_manager"):
-        if name in profile:
+        if name in profile and name not in spec.categorical_levels:
             out[name] = profile[name][k]
     for column, levels in spec.categorical_levels.items():
         values = history.profile_categories.get(column)
@@ -305,6 +321,15 @@ def _btyd_features(
             usable = np.sort(np.random.default_rng(0).choice(usable, _BTYD_FIT_SAMPLE, replace=False))
         params = btyd.fit_bgnbd(frequency[usable], recency[usable], age[usable])
     safe_age = np.maximum(age, 1.0)
+    with np.errstate(all="ignore"):  # extreme fitted parameters give NaN, which the trees treat as missing
+        _btyd_outputs(out, params, horizon_days, frequency, recency, safe_age)
+    return params
+
+
+def _btyd_outputs(
+    out: dict[str, np.ndarray], params: btyd.BGNBDParams, horizon_days: int,
+    frequency: np.ndarray, recency: np.ndarray, safe_age: np.ndarray,
+) -> None:
     out["btyd_p_alive"] = btyd.prob_alive(params, frequency, recency, safe_age)
     out["btyd_expected_shipments_h"] = btyd.expected_transactions(
         params, horizon_days, frequency, recency, safe_age
@@ -342,6 +367,8 @@ def category_levels(
     """Most frequent levels of each categorical profile column (the one-hot vocabulary)."""
     levels: dict[str, tuple[str, ...]] = {}
     for column, values in history.profile_categories.items():
+        if column in history.profile:
+            continue  # a yes/no column of this book: used as a 0/1 number, not one-hot
         present = values[values != None]  # noqa: E711 - elementwise comparison on an object array
         if present.shape[0] == 0:
             continue
@@ -357,7 +384,9 @@ def plan_features(history: HistoryArrays, cutoff_day: int, spec: FeatureSpec) ->
     """Fix the categorical vocabulary and the ordered feature list from the training history."""
     spec = replace(spec, categorical_levels=category_levels(history, spec.max_category_levels))
     codes = eligible_codes(history, cutoff_day, spec.lookback_days)
-    raw, _ = compute_raw_features(history, codes[:2000], cutoff_day, spec)
+    # Only the names are needed here: fixed placeholder BG/NBD parameters, no fit.
+    placeholder = btyd.BGNBDParams(r=1.0, alpha=1.0, a=1.0, b=1.0)
+    raw, _ = compute_raw_features(history, codes[:50], cutoff_day, spec, placeholder)
     return replace(spec, feature_names=tuple(raw), available_inputs=tuple(sorted(history.available)))
 
 

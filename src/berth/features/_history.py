@@ -62,8 +62,9 @@ def _seconds(values: pd.Series | np.ndarray) -> np.ndarray:
 def _float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
     if frame is None or column not in frame.columns:
         return None
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    return values if np.isfinite(values).any() else None
+    # A present column counts even when empty: "present" must mean the same for a whole book
+    # (pandas) and for one customer's request (plain columns), or training and serving diverge.
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _bool_float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
@@ -71,8 +72,7 @@ def _bool_float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
         return None
     col = frame[column]
     if col.dtype == bool or pd.api.types.is_numeric_dtype(col.dtype):
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        return values if np.isfinite(values).any() else None
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
     lowered = col.astype("str").str.strip().str.lower()
     mapped = lowered.map(
         {
@@ -88,8 +88,7 @@ def _bool_float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
             "n": 0.0,
         }
     )
-    values = mapped.to_numpy(dtype=np.float64, na_value=np.nan)
-    return values if np.isfinite(values).any() else None
+    return mapped.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _sort_order(code: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -106,7 +105,7 @@ def _sort_order(code: np.ndarray, day: np.ndarray) -> np.ndarray:
     bits_day = max(int(day.max()) - day_min, 1).bit_length()
     bits_code = max(int(code.max()), 1).bit_length()
     if bits_pos + bits_day + bits_code > 64:
-        return np.argsort((code.astype(np.int64) << 32) | (day + _DAY_OFFSET))
+        return np.argsort((code.astype(np.int64) << 32) | (day + _DAY_OFFSET), kind="stable")
     packed = (
         (code.astype(np.uint64) << np.uint64(bits_day + bits_pos))
         | ((day - day_min).astype(np.uint64) << np.uint64(bits_pos))
@@ -146,6 +145,10 @@ class EventTable:
     @classmethod
     def build(cls, code: np.ndarray, day: np.ndarray, values: Mapping[str, np.ndarray | None]) -> EventTable:
         """Sort events by (code, day) and build the search key."""
+        if code.shape[0] == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return cls(code=empty, day=empty, key=empty,
+                       values={name: np.empty(0) for name, v in values.items() if v is not None})
         keep = code >= 0
         if not keep.all():
             code, day = code[keep], day[keep]
@@ -210,16 +213,17 @@ class HistoryArrays:
         }
         ship_values["damaged"] = _bool_float(ships, "damaged")
         for name in ("cargo_type", "lane"):
-            if name in ships.columns and ships[name].notna().any():
-                cat_codes, _ = pd.factorize(ships[name])
-                ship_values[name] = cat_codes.astype(np.float64)
+            if name in ships.columns:
+                cat_codes = pd.factorize(ships[name])[0].astype(np.float64)
+                cat_codes[cat_codes < 0] = np.nan  # factorize codes a missing value as -1
+                ship_values[name] = cat_codes
         shipments = EventTable.build(codes.astype(np.int64), _days(ships[t.SHIPMENT_DATE]), ship_values)
 
         interactions: dict[str, EventTable] = {}
         resolutions: EventTable | None = None
         available = {name for name, v in shipments.values.items()}
         inter = data.interactions
-        if inter is not None and len(inter):
+        if inter is not None:
             available.add("interactions")
             i_codes = index.get_indexer(inter[t.CUSTOMER_ID])
             i_days = _days(inter[t.TIMESTAMP])
@@ -231,12 +235,9 @@ class HistoryArrays:
             interactions, resolutions = _split_interactions(
                 i_codes, i_days, kinds, score, sentiment, opened, resolved
             )
-            if score is not None:
-                available.add("score")
-            if sentiment is not None:
-                available.add("sentiment")
-            if resolved is not None:
-                available.add("resolved_at")
+            available.update(
+                n for n, v in (("score", score), ("sentiment", sentiment), ("resolved_at", resolved)) if v is not None
+            )
         profile, profile_categories = _profile_from_frame(data.customers, index)
         available.update(profile)
         available.update(profile_categories)
@@ -268,7 +269,7 @@ class HistoryArrays:
         }
         for name in ("cargo_type", "lane"):
             values = ships.get(name)
-            if values is not None and any(v is not None for v in values):
+            if values is not None:
                 levels: dict[Any, int] = {}
                 ship_values[name] = np.array(
                     [np.nan if v is None else levels.setdefault(v, len(levels)) for v in values], dtype=np.float64
@@ -277,18 +278,16 @@ class HistoryArrays:
         available = set(shipments.values)
         interactions: dict[str, EventTable] = {}
         resolutions: EventTable | None = None
-        inter = columns.get(t.INTERACTIONS) or {}
-        inter_ids = list(inter.get(t.CUSTOMER_ID, ()))
-        if inter_ids:
+        inter = columns.get(t.INTERACTIONS)
+        if inter is not None:
+            inter_ids = list(inter.get(t.CUSTOMER_ID, ()))
             available.add("interactions")
             i_codes = np.fromiter((index.get(c, -1) for c in inter_ids), dtype=np.int64, count=len(inter_ids))
-            opened = _column_seconds(inter[t.TIMESTAMP])
-            kinds = np.array([str(k).strip().lower() for k in inter[t.INTERACTION_TYPE]], dtype=object)
+            opened = _column_seconds(inter.get(t.TIMESTAMP, ()))
+            kinds = np.array([str(k).strip().lower() for k in inter.get(t.INTERACTION_TYPE, ())], dtype=object)
             score = _column_float(inter.get("score"))
             sentiment = _column_sentiment(inter.get("sentiment"))
             resolved = _column_seconds(inter["resolved_at"]) if "resolved_at" in inter else None
-            if resolved is not None and not np.isfinite(resolved).any():
-                resolved = None
             interactions, resolutions = _split_interactions(
                 i_codes, np.floor(opened / _SECONDS_PER_DAY).astype(np.int64), kinds, score, sentiment,
                 opened, resolved,
@@ -322,8 +321,7 @@ def _column_days(values: Sequence[Any]) -> np.ndarray:
 def _column_float(values: Sequence[Any] | None) -> np.ndarray | None:
     if values is None:
         return None
-    out = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-    return out if np.isfinite(out).any() else None
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
 def _column_sentiment(values: Sequence[Any] | None) -> np.ndarray | None:
@@ -335,7 +333,7 @@ def _column_sentiment(values: Sequence[Any] | None) -> np.ndarray | None:
          for v in values],
         dtype=np.float64,
     )
-    return out if np.isfinite(out).any() else None
+    return out
 
 
 def _sentiment(inter: pd.DataFrame) -> np.ndarray | None:
@@ -350,7 +348,7 @@ def _sentiment(inter: pd.DataFrame) -> np.ndarray | None:
         values = (
             col.astype("str").str.strip().str.lower().map(words).to_numpy(dtype=np.float64, na_value=np.nan)
         )
-    return values if np.isfinite(values).any() else None
+    return values
 
 
 def _split_interactions(
@@ -362,6 +360,13 @@ def _split_interactions(
     opened_s: np.ndarray,
     resolved_s: np.ndarray | None,
 ) -> tuple[dict[str, EventTable], EventTable | None]:
+    # Timestamp order first: the (customer, day) sort keeps it within a day, so "the last survey
+    # of the day" is the latest one, not the last row of the file.
+    order = np.argsort(np.nan_to_num(opened_s, nan=-np.inf), kind="stable")
+    codes, days, kinds, opened_s = codes[order], days[order], kinds[order], opened_s[order]
+    score = score[order] if score is not None else None
+    sentiment = sentiment[order] if sentiment is not None else None
+    resolved_s = resolved_s[order] if resolved_s is not None else None
     groups = {
         "complaint": np.isin(kinds, ("complaint",)),
         "claim": np.isin(kinds, ("claim",)),
@@ -395,7 +400,7 @@ def _split_interactions(
 def _profile_from_frame(
     customers: pd.DataFrame | None, index: pd.Index
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    if customers is None or not len(customers):
+    if customers is None:
         return {}, {}
     positions = index.get_indexer(customers[t.CUSTOMER_ID])
     arrays = {
@@ -425,7 +430,7 @@ def _as_bool_float(values: np.ndarray) -> np.ndarray | None:
             out[i] = 0.0
         else:
             return None
-    return out if np.isfinite(out).any() else None
+    return out
 
 
 def _profile_from_arrays(
@@ -435,8 +440,6 @@ def _profile_from_arrays(
     numeric: dict[str, np.ndarray] = {}
     categories: dict[str, np.ndarray] = {}
     keep = positions >= 0
-    if not keep.any():
-        return numeric, categories
 
     def scatter(values: np.ndarray, fill: Any) -> np.ndarray:
         out = np.full(n_customers, fill, dtype=values.dtype)
@@ -448,8 +451,7 @@ def _profile_from_arrays(
         since_arr = np.array(since, dtype="datetime64[s]") if since.dtype.kind != "M" else since
         since_days = np.floor(since_arr.astype("datetime64[s]").astype(np.float64) / _SECONDS_PER_DAY)
         since_days[np.isnat(since_arr)] = np.nan
-        if np.isfinite(since_days).any():
-            numeric["since_day"] = scatter(since_days, np.nan)
+        numeric["since_day"] = scatter(since_days, np.nan)
     category_columns = ["segment", "credit_rating", "region"]
     for name in ("contract", "loyalty_member"):
         values = columns.get(name)
@@ -458,8 +460,9 @@ def _profile_from_arrays(
         as_bool = _as_bool_float(values)
         if as_bool is not None:
             numeric[name] = scatter(as_bool, np.nan)
-        else:
-            category_columns.append(name)  # e.g. contract = spot / annual / multi_year
+        # Also kept as text: whether a column is yes/no or categorical (contract = spot / annual)
+        # is decided once, at training, from the whole book (see features._build.category_levels).
+        category_columns.append(name)
     manager = columns.get("account_manager")
     if manager is not None:
         has = np.array([v is not None and str(v).strip() != "" for v in manager], dtype=np.float64)
@@ -469,6 +472,5 @@ def _profile_from_arrays(
         if values is None:
             continue
         text = np.array([None if v is None else str(v).strip().lower() for v in values], dtype=object)
-        if any(v is not None for v in text):
-            categories[name] = scatter(text, None)
+        categories[name] = scatter(text, None)
     return numeric, categories
