@@ -46,7 +46,8 @@ def run_one(n_customers: int, threads: int) -> dict[str, object]:
     train_s = time.perf_counter() - t0
 
     validation = trained.validation
-    assert validation is not None and trained.validation_probability is not None
+    assert validation is not None
+    assert trained.validation_probability is not None
     history = HistoryArrays.from_port_data(restrict_to_cutoff(data, cutoff))
     frame = pd.DataFrame(
         {
@@ -68,7 +69,9 @@ def run_one(n_customers: int, threads: int) -> dict[str, object]:
         "interactions": len(port.interactions),
         "training_rows": trained.row_counts.get("rows_train", 0),
         "training_cutoffs": len(trained.split.train),
-        "all_cutoffs": len(trained.split.train) + len(trained.split.calibration) + len(trained.split.validation),
+        "all_cutoffs": len(trained.split.train)
+        + len(trained.split.calibration)
+        + len(trained.split.validation),
         "simulate_s": round(simulate_s, 1),
         "train_s": round(train_s, 1),
         "peak_rss_mb": round(peak_mb),
@@ -91,15 +94,21 @@ def main() -> None:
     for n in args.customers:
         out = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--threads", str(args.threads)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"\n=== {n:,} customers, {DAYS} days, horizon {HORIZON} d ===")
-        print(f"shipments {result['shipments']:,}  interactions {result['interactions']:,}  "
-              f"training rows {result['training_rows']:,} over {result['training_cutoffs']} training cutoffs "
-              f"({result['all_cutoffs']} incl. calibration and validation)")
-        print(f"simulate {result['simulate_s']} s   train (features + labels + fit + baselines) "
-              f"{result['train_s']} s   peak RSS {result['peak_rss_mb']:,} MB")
+        print(
+            f"shipments {result['shipments']:,}  interactions {result['interactions']:,}  "
+            f"training rows {result['training_rows']:,} over {result['training_cutoffs']} training cutoffs "
+            f"({result['all_cutoffs']} incl. calibration and validation)"
+        )
+        print(
+            f"simulate {result['simulate_s']} s   train (features + labels + fit + baselines) "
+            f"{result['train_s']} s   peak RSS {result['peak_rss_mb']:,} MB"
+        )
         print(f"{'':22}{'ROC AUC':>9}{'Brier':>9}")
         print(f"{'oracle':22}{result['oracle']['roc_auc']:>9.4f}{result['oracle']['brier']:>9.4f}")
         for name, values in result["metrics"].items():

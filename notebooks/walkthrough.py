@@ -61,7 +61,7 @@ if data.customers is not None:
     print(data.customers["segment"].value_counts())
 
 # %%
-from berth.features import FeatureSpec  # noqa: E402
+from berth.features import FeatureSpec
 
 features = build_features(data, date(2025, 6, 30), FeatureSpec(horizon_days=90))
 features.describe().T.head(15)

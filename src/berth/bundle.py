@@ -28,11 +28,10 @@ from berth.features import (
     HistoryArrays,
     compute_features,
     date_to_day,
-    eligible_codes,
     feature_group,
 )
 from berth.features._spec import GROUP_LABELS
-from berth.modeling.btyd import BGNBDParams, prob_no_transactions
+from berth.modeling.btyd import BGNBDParams
 from berth.modeling.churn import ChurnClassifier
 from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
 from berth.tables import CUSTOMER_ID, PortData
@@ -211,13 +210,18 @@ class BundleScorer:
         codes = np.arange(history.n_customers, dtype=np.int64)
         codes = codes[history.shipments.bounds(codes, day) > history.shipments.starts(codes)]
         matrix = compute_features(history, day, bundle.spec, codes=codes, btyd_params=bundle.btyd_params)
-        eligible = np.isin(codes, eligible_codes(history, day, bundle.spec.lookback_days))
+        ships = history.shipments
+        eligible = ships.bounds(codes, day) > ships.bounds(codes, day - bundle.spec.lookback_days)
         fallback = self._btyd_probability(matrix.values)
         contributions = None
         if bundle.churn is not None:
-            churn = bundle.churn.predict_proba(matrix.values)
             if with_drivers and codes.shape[0]:
+                # SHAP values sum to the margin, so they give the raw probability too: one booster call.
                 contributions = bundle.churn.contributions(matrix.values)
+                raw = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
+                churn = bundle.churn.calibrator.transform(raw)
+            else:
+                churn = bundle.churn.predict_proba(matrix.values)
         else:
             churn = fallback
         # Outside the lookback window the trees never saw such customers; BG/NBD still applies.

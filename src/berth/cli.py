@@ -168,7 +168,8 @@ def train(
         history = HistoryArrays.from_port_data(restrict_to_cutoff(loaded.data, trained.training_cutoff))
         registered = log_and_register(trained, settings, loaded.data, history)
     console.print(
-        f"\nModel kind: [bold]{trained.bundle.model_kind}[/]   horizon: {trained.bundle.spec.horizon_days} days"
+        f"\nModel kind: [bold]{trained.bundle.model_kind}[/]   "
+        f"horizon: {trained.bundle.spec.horizon_days} days"
         f"   training cutoff: {trained.training_cutoff}"
     )
     for note in trained.notes:
@@ -218,7 +219,8 @@ def score(
     output.parent.mkdir(parents=True, exist_ok=True)
     write_table(scores, output)
     console.print(
-        f"Scored {len(scores):,} customers as of {as_of_date} with {scorer.info.name} v{scorer.info.version}; "
+        f"Scored {len(scores):,} customers as of {as_of_date} "
+        f"with {scorer.info.name} v{scorer.info.version}; "
         f"wrote {output}"
     )
     if to_db:
@@ -256,7 +258,9 @@ def export(
 def request(
     data: Annotated[Path, typer.Option(help="Folder with shipments.(csv|parquet) and optional tables.")],
     customer: Annotated[list[str], typer.Option(help="Customer id to include; repeat it.")],
-    as_of: Annotated[str, typer.Option(help="The request's as_of date (YYYY-MM-DD); later rows are left out.")],
+    as_of: Annotated[
+        str, typer.Option(help="The request's as_of date (YYYY-MM-DD); later rows are left out.")
+    ],
     out: Annotated[Path | None, typer.Option(help="Write the JSON here (default: print it).")] = None,
     config: Annotated[Path | None, typer.Option(help="Config with a data section (column mapping).")] = None,
 ) -> None:

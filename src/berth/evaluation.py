@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
     log_loss,
@@ -35,7 +35,7 @@ def lift_at(outcome: np.ndarray, probability: np.ndarray, share: float = 0.1) ->
     base = outcome.mean()
     if base == 0:
         return float("nan")
-    top = max(int(round(share * outcome.shape[0])), 1)
+    top = max(round(share * outcome.shape[0]), 1)
     order = np.argsort(-probability, kind="stable")[:top]
     return float(outcome[order].mean() / base)
 

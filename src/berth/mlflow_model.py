@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
 import mlflow
 import numpy as np
 import pandas as pd

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,8 +135,10 @@ def log_and_register(
         for model, values in trained.metrics.items():
             mlflow.log_metrics({f"{model}.{k}": v for k, v in values.items() if np.isfinite(v)})
         mlflow.log_metrics({k: float(v) for k, v in trained.row_counts.items()})
-        split = {k: [day_to_date(c).isoformat() for c in getattr(trained.split, k)]
-                 for k in ("train", "calibration", "validation", "dropped")}
+        split = {
+            k: [day_to_date(c).isoformat() for c in getattr(trained.split, k)]
+            for k in ("train", "calibration", "validation", "dropped")
+        }
         mlflow.log_dict(split, "time_split.json")
         mlflow.log_dict({"features": list(trained.bundle.spec.feature_names)}, "features.json")
         if trained.feature_importance:
@@ -148,15 +151,12 @@ def log_and_register(
         names = list(trained.bundle.spec.feature_names)
         example = pd.DataFrame(np.zeros((1, len(names))), columns=names)
         signature = infer_signature(example, pd.DataFrame({"churn_probability": [0.5]}))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(_PYFUNC_CODE),
-            artifacts={"bundle": str(bundle_dir)},
-            signature=signature,
-            input_example=example,
-            pip_requirements=[f"berth=={trained.bundle.metadata['libraries'].get('berth', '0')}"],
-            registered_model_name=name,
-        )
+        with warnings.catch_warnings():
+            # We log an explicit signature; MLflow's input-example path trips pandas 3 deprecations.
+            warnings.filterwarnings(
+                "ignore", message=".*input example was not provided.*", category=UserWarning
+            )
+            info = _log_pyfunc(mlflow, bundle_dir, signature, trained, name)
         run_id, experiment_id = run.info.run_id, run.info.experiment_id
         version = str(info.registered_model_version)
 
@@ -168,12 +168,23 @@ def log_and_register(
     return RegisteredRun(run_id, experiment_id, name, version, promoted, reason, champion_version)
 
 
+def _log_pyfunc(mlflow: Any, bundle_dir: Path, signature: Any, trained: TrainedModel, name: str) -> Any:
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(_PYFUNC_CODE),
+        artifacts={"bundle": str(bundle_dir)},
+        signature=signature,
+        pip_requirements=[f"berth=={trained.bundle.metadata['libraries'].get('berth', '0')}"],
+        registered_model_name=name,
+    )
+
+
 def _decide_champion(
     client: Any, name: str, version: str, trained: TrainedModel, history: HistoryArrays
 ) -> tuple[bool, str, str | None]:
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
-    except Exception:  # noqa: BLE001 - MLflow raises a generic error for a missing alias
+    except Exception:
         return True, "first version: promoted to champion", None
     # Both models are scored exactly as they would serve (their own stored BG/NBD parameters),
     # on the new run's validation rows, so retraining on unchanged data ties rather than "wins".
@@ -182,19 +193,31 @@ def _decide_champion(
     try:
         champion = load_scorer_from_registry(name, alias=CHAMPION)
         champion_auc = champion_comparison(trained, history, champion)
-    except Exception as exc:  # noqa: BLE001 - an unreadable champion must not block training
-        return True, f"current champion v{current.version} could not be scored ({exc}): promoted", current.version
+    except Exception as exc:
+        return (
+            True,
+            f"current champion v{current.version} could not be scored ({exc}): promoted",
+            current.version,
+        )
     if champion_auc is None or not np.isfinite(new_auc):
         return False, f"no comparable validation data; champion stays v{current.version}", current.version
     if new_auc > champion_auc + 1e-9:
-        return True, (
-            f"ROC AUC {new_auc:.4f} beats champion v{current.version} ({champion_auc:.4f}) "
-            "on the same validation rows: promoted"
-        ), current.version
-    return False, (
-        f"ROC AUC {new_auc:.4f} does not beat champion v{current.version} ({champion_auc:.4f}) "
-        "on the same validation rows: champion unchanged"
-    ), current.version
+        return (
+            True,
+            (
+                f"ROC AUC {new_auc:.4f} beats champion v{current.version} ({champion_auc:.4f}) "
+                "on the same validation rows: promoted"
+            ),
+            current.version,
+        )
+    return (
+        False,
+        (
+            f"ROC AUC {new_auc:.4f} does not beat champion v{current.version} ({champion_auc:.4f}) "
+            "on the same validation rows: champion unchanged"
+        ),
+        current.version,
+    )
 
 
 def _download_bundle(name: str, alias: str | None, version: str | None, dest: Path) -> tuple[Path, str]:
@@ -203,20 +226,28 @@ def _download_bundle(name: str, alias: str | None, version: str | None, dest: Pa
 
     client = MlflowClient()
     try:
-        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
-    except Exception as exc:  # noqa: BLE001
+        mv = (
+            client.get_model_version_by_alias(name, alias)
+            if alias
+            else client.get_model_version(name, str(version))
+        )
+    except Exception as exc:
         which = f"alias {alias!r}" if alias else f"version {version}"
         raise ModelNotReadyError(
             f"no registered model {name!r} with {which} at {tracking_uri()}: train one with `berth train`"
         ) from exc
-    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(dest))
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(dest)
+    )
     candidates = list(Path(local).rglob("manifest.json"))
     if not candidates:
         raise ModelNotReadyError(f"model {name} v{mv.version} holds no Berth bundle")
     return candidates[0].parent, str(mv.version)
 
 
-def load_scorer_from_registry(name: str, *, alias: str | None = CHAMPION, version: str | None = None) -> BundleScorer:
+def load_scorer_from_registry(
+    name: str, *, alias: str | None = CHAMPION, version: str | None = None
+) -> BundleScorer:
     """Download and verify a registered bundle; never unpickles."""
     with tempfile.TemporaryDirectory() as tmp:
         folder, resolved = _download_bundle(name, alias if version is None else None, version, Path(tmp))

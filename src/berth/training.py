@@ -94,7 +94,7 @@ def split_cutoffs(cutoffs: list[int], horizon_days: int, config: TrainConfig) ->
         remaining, validation[0] if validation else None, config.split.calibration_cutoffs
     )
     boundary = calibration[0] if calibration else (validation[0] if validation else None)
-    train, rest2 = take(
+    train, _rest2 = take(
         [c for c in rest if not calibration or c < calibration[0]], boundary, config.max_cutoffs
     )
     dropped = sorted(set(cutoffs) - set(train) - set(calibration) - set(validation))
@@ -293,7 +293,8 @@ def _plots(
     result: TrainedModel, folder: Path, parts: Mapping[str, Snapshots], config: TrainConfig
 ) -> dict[str, Path]:
     validation = result.validation
-    assert validation is not None and result.validation_probability is not None
+    assert validation is not None
+    assert result.validation_probability is not None
     y = validation.churned
     curves = {
         "model": result.validation_probability,

@@ -45,7 +45,7 @@ def test_tampered_file_is_refused(trained: TrainedModel, tmp_path: Path) -> None
 def test_pickles_and_unlisted_files_are_refused(trained: TrainedModel, tmp_path: Path, name: str) -> None:
     folder = _saved(trained, tmp_path)
     (folder / name).write_bytes(pickle.dumps({"evil": True}))
-    with pytest.raises(BundleIntegrityError, match="pickle|manifest"):
+    with pytest.raises(BundleIntegrityError, match=r"pickle|manifest"):
         ModelBundle.load(folder)
 
 
@@ -72,7 +72,9 @@ def test_api_columns_and_batch_frames_give_the_same_scores(trained: TrainedModel
         tables = {"shipments": columns(ships), "interactions": columns(inter), "customers": columns(prof)}
         (result,) = scorer.score(tables, as_of)
         assert result.customer_id == customer_id
-        assert result.churn_probability == pytest.approx(batch.loc[customer_id, "churn_probability"], rel=1e-9)
+        assert result.churn_probability == pytest.approx(
+            batch.loc[customer_id, "churn_probability"], rel=1e-9
+        )
         assert result.risk_band == batch.loc[customer_id, "risk_band"]
         assert 1 <= len(result.drivers) <= 3
         assert all(d.label_en and d.label_zh for d in result.drivers)

@@ -72,7 +72,9 @@ def _tamper_after(data: PortData, cutoff: date, seed: int) -> PortData:
     extra_n = int(rng.integers(1, 40))
     extra = pd.DataFrame(
         {
-            "customer_id": pd.Series(rng.choice([*ships["customer_id"].unique(), "NEW1"], extra_n), dtype="str"),
+            "customer_id": pd.Series(
+                rng.choice([*ships["customer_id"].unique(), "NEW1"], extra_n), dtype="str"
+            ),
             "shipment_date": end + pd.to_timedelta(rng.integers(0, 200, extra_n), unit="D"),
             "volume": rng.gamma(2.0, 3.0, extra_n),
             "revenue": 1.0,
@@ -114,7 +116,9 @@ def _tamper_after(data: PortData, cutoff: date, seed: int) -> PortData:
 def test_data_after_cutoff_changes_no_feature(seed: int, n_customers: int, cutoff_offset: int) -> None:
     data = _history(seed, n_customers, 730)
     cutoff = START + timedelta(days=cutoff_offset)
-    spec = plan_features(HistoryArrays.from_port_data(data), date_to_day(cutoff), FeatureSpec(horizon_days=90))
+    spec = plan_features(
+        HistoryArrays.from_port_data(data), date_to_day(cutoff), FeatureSpec(horizon_days=90)
+    )
     before = build_features(data, cutoff, spec).sort_values("customer_id").reset_index(drop=True)
     after = build_features(_tamper_after(data, cutoff, seed), cutoff, spec)
     after = after.sort_values("customer_id").reset_index(drop=True)
@@ -134,10 +138,17 @@ def test_data_after_cutoff_changes_no_earlier_label(seed: int, n_customers: int,
         codes = np.arange(history.n_customers)
         codes = codes[history.shipments.bounds(codes, label_cutoff) > history.shipments.starts(codes)]
         out = label_customers(history, codes, label_cutoff, horizon, 0.5)
-        return pd.DataFrame(
-            {"customer_id": history.customer_ids[codes].astype(str), "churned": out.churned,
-             "partial": out.partial_churned}
-        ).sort_values("customer_id").reset_index(drop=True)
+        return (
+            pd.DataFrame(
+                {
+                    "customer_id": history.customer_ids[codes].astype(str),
+                    "churned": out.churned,
+                    "partial": out.partial_churned,
+                }
+            )
+            .sort_values("customer_id")
+            .reset_index(drop=True)
+        )
 
     pd.testing.assert_frame_equal(labels(data), labels(tampered))
 
@@ -146,7 +157,9 @@ def test_tampering_is_not_a_no_op() -> None:
     """The leakage tests would pass trivially if the tampering changed nothing visible."""
     data = _history(3, 10, 730)
     cutoff = START + timedelta(days=300)
-    spec = plan_features(HistoryArrays.from_port_data(data), date_to_day(cutoff), FeatureSpec(horizon_days=90))
+    spec = plan_features(
+        HistoryArrays.from_port_data(data), date_to_day(cutoff), FeatureSpec(horizon_days=90)
+    )
     later = cutoff + timedelta(days=200)
     before = build_features(data, later, spec).set_index("customer_id")
     after = build_features(_tamper_after(data, cutoff, 3), later, spec).set_index("customer_id")

@@ -45,7 +45,12 @@ def _free_port() -> int:
 
 def _berth(*args: str, env: dict[str, str]) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "berth", *args], env=env, capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-m", "berth", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     return done.stdout
 
@@ -72,7 +77,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     port = _free_port()
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "berth", "serve", "--bundle", str(bundle), "--port", str(port), "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "berth",
+            "serve",
+            "--bundle",
+            str(bundle),
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

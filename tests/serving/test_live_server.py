@@ -26,7 +26,9 @@ def _headers(server: LiveServer) -> dict[str, str]:
 @pytest.mark.slow
 def test_scores_one_customer_over_http(live_server: LiveServer) -> None:
     body = live_server.bodies[0]
-    response = httpx.post(f"{live_server.url}/v1/scores", json=body, headers=_headers(live_server), timeout=10)
+    response = httpx.post(
+        f"{live_server.url}/v1/scores", json=body, headers=_headers(live_server), timeout=10
+    )
     assert response.status_code == 200, response.text
     payload = response.json()
     (score,) = payload["scores"]
@@ -39,7 +41,10 @@ def test_scores_one_customer_over_http(live_server: LiveServer) -> None:
 
 @pytest.mark.slow
 def test_errors_are_problem_details_over_http(live_server: LiveServer) -> None:
-    bad = {"as_of": "2025-08-31", "customers": [{"customer_id": "x", "shipments": [{"shipment_date": "not-a-date"}]}]}
+    bad = {
+        "as_of": "2025-08-31",
+        "customers": [{"customer_id": "x", "shipments": [{"shipment_date": "not-a-date"}]}],
+    }
     response = httpx.post(f"{live_server.url}/v1/scores", json=bad, headers=_headers(live_server), timeout=10)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -60,17 +65,42 @@ def test_load_holds_its_rate_with_zero_errors_and_logs_every_prediction(
     env = {**os.environ, "BERTH_LOAD_REQUESTS": str(bodies), "BERTH_LOAD_KEY": live_server.api_key}
     prefix = tmp_path / "load"
     subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "4", "-r", "4", "-t", "60s",
-         "--host", live_server.url, "--csv", str(prefix), "--csv-full-history", "--only-summary",
-         "--exit-code-on-error", "0"],
-        env=env, check=True, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "60s",
+            "--host",
+            live_server.url,
+            "--csv",
+            str(prefix),
+            "--csv-full-history",
+            "--only-summary",
+            "--exit-code-on-error",
+            "0",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     with (prefix.parent / f"{prefix.name}_stats.csv").open() as handle:
         rows = {row["Name"]: row for row in csv.DictReader(handle)}
     scores = rows["POST /v1/scores"]
     requests, failures = int(scores["Request Count"]), int(scores["Failure Count"])
-    print(f"load: {requests} requests in 60 s ({float(scores['Requests/s']):.1f}/s), "
-          f"median {scores['Median Response Time']} ms, p99 {scores['99%']} ms, {failures} failures")
+    print(
+        f"load: {requests} requests in 60 s ({float(scores['Requests/s']):.1f}/s), "
+        f"median {scores['Median Response Time']} ms, p99 {scores['99%']} ms, {failures} failures"
+    )
     assert requests > 0
     assert failures == 0
 
@@ -98,6 +128,10 @@ def _served_scores(server: LiveServer) -> int:
     text = httpx.get(f"{server.url}/metrics", timeout=10).text
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("berth_http_requests_total{") and 'route="/v1/scores"' in line and 'status="2' in line:
+        if (
+            line.startswith("berth_http_requests_total{")
+            and 'route="/v1/scores"' in line
+            and 'status="2' in line
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return int(total)

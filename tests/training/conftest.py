@@ -27,4 +27,6 @@ def small_port() -> SimulatedPort:
 @pytest.fixture
 def fast_config() -> TrainConfig:
     """Training settings for tests: single-threaded, fewer rounds."""
-    return TrainConfig(model=ModelConfig(num_boost_round=150, early_stopping_rounds=20, params={"nthread": 1}))
+    return TrainConfig(
+        model=ModelConfig(num_boost_round=150, early_stopping_rounds=20, params={"nthread": 1})
+    )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from berth.config import ModelConfig, SplitConfig, TrainConfig
+from berth.config import SplitConfig, TrainConfig
 from berth.features import HistoryArrays, day_to_date
 from berth.simulate import SimulationConfig, simulate_port
 from berth.tables import PortData
@@ -30,7 +30,9 @@ def test_split_is_by_time_with_embargo() -> None:
 
 
 def test_restrict_to_cutoff_hides_later_resolutions() -> None:
-    ships = pd.DataFrame({"customer_id": ["a", "a"], "shipment_date": pd.to_datetime(["2024-01-01", "2024-03-01"])})
+    ships = pd.DataFrame(
+        {"customer_id": ["a", "a"], "shipment_date": pd.to_datetime(["2024-01-01", "2024-03-01"])}
+    )
     inter = pd.DataFrame(
         {
             "customer_id": ["a", "a"],

@@ -8,7 +8,7 @@ which keeps one customer's call cheap (the HTTP API) and ten million events fast
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +37,15 @@ def _csum(values: np.ndarray) -> np.ndarray:
     out[0] = 0.0
     np.cumsum(values, out=out[1:])
     return out
+
+
+def _zero_filled(column: str) -> Callable[[EventTable], np.ndarray]:
+    """A derivation: the value column with missing values as 0 (for sums)."""
+
+    def compute(table: EventTable) -> np.ndarray:
+        return np.nan_to_num(table.values[column], nan=0.0)
+
+    return compute
 
 
 def _new_day(table: EventTable) -> np.ndarray:
@@ -161,7 +170,7 @@ def _shipment_features(
     sums: dict[str, np.ndarray] = {}
     for name in ("volume", "revenue", "cost"):
         if name in values:
-            sums[name] = ships.cumulative(name, lambda tb, col=name: np.nan_to_num(tb.values[col], nan=0.0))
+            sums[name] = ships.cumulative(name, _zero_filled(name))
     if "volume" in sums:
         cs = sums["volume"]
         for w in (90, 365):
@@ -181,11 +190,15 @@ def _shipment_features(
             # price per unit only over shipments with both revenue and volume known
             cv = ships.cumulative(
                 "volume_priced",
-                lambda tb: np.where(np.isfinite(tb.values["revenue"]), np.nan_to_num(tb.values["volume"]), 0.0),
+                lambda tb: np.where(
+                    np.isfinite(tb.values["revenue"]), np.nan_to_num(tb.values["volume"]), 0.0
+                ),
             )
             cr_priced = ships.cumulative(
                 "revenue_priced",
-                lambda tb: np.where(np.isfinite(tb.values["volume"]), np.nan_to_num(tb.values["revenue"]), 0.0),
+                lambda tb: np.where(
+                    np.isfinite(tb.values["volume"]), np.nan_to_num(tb.values["revenue"]), 0.0
+                ),
             )
             b90, b180 = bound[90], bound[180]
             rpu_recent = _ratio(cr_priced[hi] - cr_priced[b90], cv[hi] - cv[b90])
@@ -327,8 +340,12 @@ def _btyd_features(
 
 
 def _btyd_outputs(
-    out: dict[str, np.ndarray], params: btyd.BGNBDParams, horizon_days: int,
-    frequency: np.ndarray, recency: np.ndarray, safe_age: np.ndarray,
+    out: dict[str, np.ndarray],
+    params: btyd.BGNBDParams,
+    horizon_days: int,
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    safe_age: np.ndarray,
 ) -> None:
     out["btyd_p_alive"] = btyd.prob_alive(params, frequency, recency, safe_age)
     out["btyd_expected_shipments_h"] = btyd.expected_transactions(
@@ -337,7 +354,6 @@ def _btyd_outputs(
     out["btyd_p_no_shipment_h"] = btyd.prob_no_transactions(
         params, horizon_days, frequency, recency, safe_age
     )
-    return params
 
 
 def compute_raw_features(

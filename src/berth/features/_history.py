@@ -13,8 +13,7 @@ by the HTTP API to avoid building DataFrames per request).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -34,7 +33,7 @@ MEETING_TYPES = ("meeting",)
 
 def date_to_day(value: date | datetime | np.datetime64 | str) -> int:
     """Integer day number (days since 1970-01-01) of a date-like value."""
-    return int(np.datetime64(value, "D").astype(np.int64))
+    return int(np.datetime64(value, "D").astype(np.int64))  # type: ignore[call-overload]
 
 
 def day_to_date(day: int) -> date:
@@ -147,8 +146,12 @@ class EventTable:
         """Sort events by (code, day) and build the search key."""
         if code.shape[0] == 0:
             empty = np.empty(0, dtype=np.int64)
-            return cls(code=empty, day=empty, key=empty,
-                       values={name: np.empty(0) for name, v in values.items() if v is not None})
+            return cls(
+                code=empty,
+                day=empty,
+                key=empty,
+                values={name: np.empty(0) for name, v in values.items() if v is not None},
+            )
         keep = code >= 0
         if not keep.all():
             code, day = code[keep], day[keep]
@@ -236,7 +239,9 @@ class HistoryArrays:
                 i_codes, i_days, kinds, score, sentiment, opened, resolved
             )
             available.update(
-                n for n, v in (("score", score), ("sentiment", sentiment), ("resolved_at", resolved)) if v is not None
+                n
+                for n, v in (("score", score), ("sentiment", sentiment), ("resolved_at", resolved))
+                if v is not None
             )
         profile, profile_categories = _profile_from_frame(data.customers, index)
         available.update(profile)
@@ -265,14 +270,16 @@ class HistoryArrays:
         codes = np.fromiter((index[c] for c in raw_ids), dtype=np.int64, count=len(raw_ids))
         days = _column_days(ships.get(t.SHIPMENT_DATE, ()))
         ship_values: dict[str, np.ndarray | None] = {
-            name: _column_float(ships.get(name)) for name in ("volume", "revenue", "cost", "delay_hours", "damaged")
+            name: _column_float(ships.get(name))
+            for name in ("volume", "revenue", "cost", "delay_hours", "damaged")
         }
         for name in ("cargo_type", "lane"):
             values = ships.get(name)
             if values is not None:
                 levels: dict[Any, int] = {}
                 ship_values[name] = np.array(
-                    [np.nan if v is None else levels.setdefault(v, len(levels)) for v in values], dtype=np.float64
+                    [np.nan if v is None else levels.setdefault(v, len(levels)) for v in values],
+                    dtype=np.float64,
                 )
         shipments = EventTable.build(codes, days, ship_values)
         available = set(shipments.values)
@@ -284,27 +291,45 @@ class HistoryArrays:
             available.add("interactions")
             i_codes = np.fromiter((index.get(c, -1) for c in inter_ids), dtype=np.int64, count=len(inter_ids))
             opened = _column_seconds(inter.get(t.TIMESTAMP, ()))
-            kinds = np.array([str(k).strip().lower() for k in inter.get(t.INTERACTION_TYPE, ())], dtype=object)
+            kinds = np.array(
+                [str(k).strip().lower() for k in inter.get(t.INTERACTION_TYPE, ())], dtype=object
+            )
             score = _column_float(inter.get("score"))
             sentiment = _column_sentiment(inter.get("sentiment"))
             resolved = _column_seconds(inter["resolved_at"]) if "resolved_at" in inter else None
             interactions, resolutions = _split_interactions(
-                i_codes, np.floor(opened / _SECONDS_PER_DAY).astype(np.int64), kinds, score, sentiment,
-                opened, resolved,
+                i_codes,
+                np.floor(opened / _SECONDS_PER_DAY).astype(np.int64),
+                kinds,
+                score,
+                sentiment,
+                opened,
+                resolved,
             )
-            available.update(n for n, v in (("score", score), ("sentiment", sentiment), ("resolved_at", resolved))
-                             if v is not None)
+            available.update(
+                n
+                for n, v in (("score", score), ("sentiment", sentiment), ("resolved_at", resolved))
+                if v is not None
+            )
         profile_cols = columns.get(t.CUSTOMERS) or {}
         profile_ids = list(profile_cols.get(t.CUSTOMER_ID, ()))
-        positions = np.fromiter((index.get(c, -1) for c in profile_ids), dtype=np.int64, count=len(profile_ids))
+        positions = np.fromiter(
+            (index.get(c, -1) for c in profile_ids), dtype=np.int64, count=len(profile_ids)
+        )
         profile, categories = _profile_from_arrays(
             {k: np.asarray(list(v), dtype=object) for k, v in profile_cols.items()}, positions, len(index)
         )
         available.update(profile)
         available.update(categories)
-        return cls(customer_ids=customer_ids, shipments=shipments, interactions=interactions,
-                   resolutions=resolutions, profile=profile, profile_categories=categories,
-                   available=frozenset(available))
+        return cls(
+            customer_ids=customer_ids,
+            shipments=shipments,
+            interactions=interactions,
+            resolutions=resolutions,
+            profile=profile,
+            profile_categories=categories,
+            available=frozenset(available),
+        )
 
 
 def _column_seconds(values: Sequence[Any]) -> np.ndarray:
@@ -329,8 +354,12 @@ def _column_sentiment(values: Sequence[Any] | None) -> np.ndarray | None:
         return None
     words = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
     out = np.array(
-        [np.nan if v is None else (words.get(v.strip().lower(), np.nan) if isinstance(v, str) else float(v))
-         for v in values],
+        [
+            np.nan
+            if v is None
+            else (words.get(v.strip().lower(), np.nan) if isinstance(v, str) else float(v))
+            for v in values
+        ],
         dtype=np.float64,
     )
     return out
@@ -402,7 +431,7 @@ def _profile_from_frame(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     if customers is None:
         return {}, {}
-    positions = index.get_indexer(customers[t.CUSTOMER_ID])
+    positions = index.get_indexer(pd.Index(customers[t.CUSTOMER_ID]))
     arrays = {
         name: customers[name].astype(object).where(customers[name].notna(), None).to_numpy(dtype=object)
         for name in customers.columns

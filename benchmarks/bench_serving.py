@@ -1,0 +1,289 @@
+"""Serving benchmark: Berth vs `mlflow models serve` vs a no-op FastAPI endpoint, in one run.
+
+    uv run python benchmarks/bench_serving.py [--customers 3000] [--seconds 10] [--clients 4]
+
+All three servers run as separate processes on loopback with one uvicorn worker, on the same
+trained model:
+
+- Berth `POST /v1/scores`: one customer **with its history** (features, calibrated probability,
+  partial churn and per-customer drivers computed in the request, prediction logged, API key checked);
+- `mlflow models serve` of the same registered bundle: one row of **precomputed features** through
+  the pyfunc (`/invocations`), i.e. the same booster without feature computation or drivers;
+- a no-op FastAPI endpoint (same uvicorn) as the ceiling for sustained throughput.
+
+Prints single-request p50/p99 latency (sequential, keep-alive), a 1,000-customer batch time, and
+sustained requests/s with several concurrent clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+NOOP_APP = """
+from fastapi import FastAPI
+app = FastAPI()
+@app.post("/noop")
+def noop() -> dict[str, str]:
+    return {"ok": "yes"}
+"""
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} not up after {seconds} s")
+
+
+def _latencies(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], n: int) -> np.ndarray:
+    for _ in range(20):  # warm-up
+        client.post(url, content=body, headers=headers).raise_for_status()
+    out = np.empty(n)
+    for i in range(n):
+        t0 = time.perf_counter()
+        client.post(url, content=body, headers=headers).raise_for_status()
+        out[i] = (time.perf_counter() - t0) * 1000
+    return out
+
+
+def _throughput(url: str, body: bytes, headers: dict[str, str], clients: int, seconds: float) -> float:
+    counts = [0] * clients
+    errors = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def worker(i: int) -> None:
+        with httpx.Client(timeout=30) as client:
+            while time.monotonic() < stop:
+                if client.post(url, content=body, headers=headers).status_code < 300:
+                    counts[i] += 1
+                else:
+                    errors[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if sum(errors):
+        print(f"  ({sum(errors)} non-2xx responses at {url})")
+    return sum(counts) / seconds
+
+
+def main() -> None:
+    """Train a model, start the three servers, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=500, help="sequential requests per latency series")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients in throughput runs")
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    from berth.api.requests import request_body
+    from berth.config import ModelConfig, TrainConfig
+    from berth.features import HistoryArrays, compute_features, date_to_day
+    from berth.registry import export_bundle, log_and_register
+    from berth.simulate import SimulationConfig, simulate_port
+    from berth.tables import PortData
+    from berth.training import restrict_to_cutoff, train_churn_model
+
+    work = Path(tempfile.mkdtemp(prefix="berth-bench-serving-"))
+    os.chdir(work)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+        "BERTH_DATABASE_URL": f"sqlite:///{work / 'berth.db'}",
+    }
+    os.environ.update(env)
+    print(f"working in {work}")
+    port_sim = simulate_port(
+        SimulationConfig(n_customers=args.customers, days=730, seed=5, start=date(2024, 1, 1))
+    )
+    data = PortData(port_sim.shipments, port_sim.interactions, port_sim.customers)
+    as_of = date(2025, 12, 30)
+    config = TrainConfig(model=ModelConfig(params={"nthread": 2}))
+    trained = train_churn_model(data, config, cutoff=as_of)
+    history = HistoryArrays.from_port_data(restrict_to_cutoff(data, as_of))
+    registered = log_and_register(trained, config, data, history)
+    bundle = export_bundle(config.model_name, work / "bundle", version=registered.version, alias=None)
+
+    # one typical customer (median history length) and a 1,000-customer batch
+    counts = data.shipments[data.shipments["shipment_date"] <= pd.Timestamp(as_of)][
+        "customer_id"
+    ].value_counts()
+    typical = counts.index[len(counts) // 2]
+    one = json.dumps(request_body(data, [typical], as_of)).encode()
+    batch_ids = list(counts.index[:1000])
+    batch = json.dumps(request_body(data, batch_ids, as_of)).encode()
+    spec = trained.bundle.spec
+    code = int(np.flatnonzero(history.customer_ids == typical)[0])
+    features = compute_features(
+        history, date_to_day(as_of), spec, codes=np.array([code]), btyd_params=trained.bundle.btyd_params
+    )
+    mlflow_body = json.dumps(
+        {
+            "dataframe_split": {
+                "columns": list(spec.feature_names),
+                "data": np.nan_to_num(features.values).tolist(),
+            }
+        }
+    ).encode()
+    n_ship = int(counts[typical])
+
+    subprocess.run([sys.executable, "-m", "berth", "db", "upgrade"], env=env, check=True, capture_output=True)
+    key = (
+        subprocess.run(
+            [sys.executable, "-m", "berth", "apikey", "create", "--scope", "score"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    (work / "noop_app.py").write_text(NOOP_APP)
+    ports = {"berth": _port(), "mlflow": _port(), "noop": _port()}
+    logs = {name: (work / f"{name}.log").open("w") for name in ports}
+    processes = {
+        "berth": subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "berth",
+                "serve",
+                "--bundle",
+                str(bundle),
+                "--port",
+                str(ports["berth"]),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=logs["berth"],
+            stderr=subprocess.STDOUT,
+        ),
+        "mlflow": subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                f"models:/{config.model_name}/{registered.version}",
+                "--env-manager",
+                "local",
+                "-p",
+                str(ports["mlflow"]),
+                "-w",
+                "1",
+            ],
+            env=env,
+            stdout=logs["mlflow"],
+            stderr=subprocess.STDOUT,
+        ),
+        "noop": subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "noop_app:app",
+                "--port",
+                str(ports["noop"]),
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=work,
+            stdout=logs["noop"],
+            stderr=subprocess.STDOUT,
+        ),
+    }
+    urls = {
+        "berth": f"http://127.0.0.1:{ports['berth']}/v1/scores",
+        "mlflow": f"http://127.0.0.1:{ports['mlflow']}/invocations",
+        "noop": f"http://127.0.0.1:{ports['noop']}/noop",
+    }
+    headers = {
+        "berth": {"X-API-Key": key, "Content-Type": "application/json"},
+        "mlflow": {"Content-Type": "application/json"},
+        "noop": {"Content-Type": "application/json"},
+    }
+    bodies = {"berth": one, "mlflow": mlflow_body, "noop": b"{}"}
+    try:
+        _wait(f"http://127.0.0.1:{ports['berth']}/healthz", processes["berth"])
+        _wait(f"http://127.0.0.1:{ports['mlflow']}/ping", processes["mlflow"])
+        _wait(f"http://127.0.0.1:{ports['noop']}/docs", processes["noop"])
+        print(
+            f"\nmodel {config.model_name} v{registered.version}; one customer = {n_ship} shipments "
+            f"with interactions and profile; {len(spec.feature_names)} features"
+        )
+        print(f"\n{'single request (sequential)':44}{'p50 ms':>9}{'p99 ms':>9}")
+        results: dict[str, np.ndarray] = {}
+        with httpx.Client(timeout=30) as client:
+            for name, label in (
+                ("berth", "Berth /v1/scores (history → score + drivers)"),
+                ("mlflow", "mlflow models serve (precomputed features)"),
+                ("noop", "no-op FastAPI endpoint"),
+            ):
+                results[name] = _latencies(client, urls[name], bodies[name], headers[name], args.requests)
+                p50, p99 = np.percentile(results[name], [50, 99])
+                print(f"{label:44}{p50:>9.2f}{p99:>9.2f}")
+            batch_times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                client.post(urls["berth"], content=batch, headers=headers["berth"]).raise_for_status()
+                batch_times.append((time.perf_counter() - t0) * 1000)
+        ratio = np.percentile(results["mlflow"], 50) / np.percentile(results["berth"], 50)
+        print(f"\nBerth median latency is {ratio:.1f}x lower than mlflow models serve (target ≥ 3x)")
+        print(
+            f"1,000-customer batch: median {statistics.median(batch_times):.0f} ms over 5 (target ≤ 250 ms)"
+        )
+        print(f"\nsustained throughput, {args.clients} clients × {args.seconds:.0f} s")
+        rates = {
+            name: _throughput(urls[name], bodies[name], headers[name], args.clients, args.seconds)
+            for name in ("berth", "noop")
+        }
+        for name, rate in rates.items():
+            print(f"  {name:8}{rate:>9.0f} req/s")
+        print(f"  Berth / no-op = {rates['berth'] / rates['noop']:.2f} (target ≥ 0.5)")
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs.values():
+            log.close()
+
+
+if __name__ == "__main__":
+    main()
