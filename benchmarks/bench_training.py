@@ -3,9 +3,10 @@
     uv run python benchmarks/bench_training.py                 # 10k and 100k customers
     uv run python benchmarks/bench_training.py --customers 10000
 
-Each size runs in its own process so peak memory (max RSS) is that size's alone. The validation
-cutoff is placed on the simulator's truth grid, so the oracle ROC AUC (true churn probabilities)
-is computed on exactly the model's validation rows.
+Each size is simulated once into a Parquet cache (``--cache``), then trained in a fresh process
+that reads it, so peak memory (max RSS) is the training's (data loaded + features + fit), not the
+simulator's. The validation cutoff is placed on the simulator's truth grid, so the oracle ROC AUC
+(true churn probabilities) is computed on exactly the model's validation rows.
 """
 
 from __future__ import annotations
@@ -15,30 +16,45 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 START = date(2024, 1, 1)
 DAYS = 730
 HORIZON = 90
 
 
-def run_one(n_customers: int, threads: int) -> dict[str, object]:
-    """Simulate, train and evaluate one size; return the figures."""
+def simulate_to(folder: Path, n_customers: int) -> float:
+    """Simulate one size into ``folder`` (Parquet tables + truth.csv); return the seconds taken."""
+    from berth.simulate import SimulationConfig, simulate_port, write_simulation
+
+    t0 = time.perf_counter()
+    port = simulate_port(SimulationConfig(n_customers=n_customers, days=DAYS, seed=2024, start=START))
+    seconds = time.perf_counter() - t0
+    write_simulation(port, folder, file_format="parquet")
+    return seconds
+
+
+def run_one(folder: Path, threads: int) -> dict[str, object]:
+    """Load a simulated port, train and evaluate; return the figures."""
     import pandas as pd
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     from berth.config import ModelConfig, TrainConfig
     from berth.features import HistoryArrays, day_to_date
-    from berth.simulate import SimulationConfig, simulate_port
     from berth.tables import PortData
     from berth.training import restrict_to_cutoff, train_churn_model
 
-    t0 = time.perf_counter()
-    port = simulate_port(SimulationConfig(n_customers=n_customers, days=DAYS, seed=2024, start=START))
-    simulate_s = time.perf_counter() - t0
-    data = PortData(shipments=port.shipments, interactions=port.interactions, customers=port.customers)
-    last_day = (port.shipments["shipment_date"].max() - pd.Timestamp(START)).days
+    data = PortData(
+        shipments=pd.read_parquet(folder / "shipments.parquet"),
+        interactions=pd.read_parquet(folder / "interactions.parquet"),
+        customers=pd.read_parquet(folder / "customers.parquet"),
+    )
+    truth_all = pd.read_csv(folder / "truth.csv", parse_dates=["cutoff"], dtype={"customer_id": "str"})
+    n_customers = len(data.customers) if data.customers is not None else 0
+    last_day = (data.shipments["shipment_date"].max() - pd.Timestamp(START)).days
     cutoff = START + timedelta(days=((last_day - HORIZON) // 30) * 30 + HORIZON)
     config = TrainConfig(horizon_days=HORIZON, max_cutoffs=12, model=ModelConfig(params={"nthread": threads}))
     t0 = time.perf_counter()
@@ -56,7 +72,7 @@ def run_one(n_customers: int, threads: int) -> dict[str, object]:
             "model": trained.validation_probability,
         }
     )
-    truth = port.truth[port.truth["horizon_days"] == HORIZON]
+    truth = truth_all[truth_all["horizon_days"] == HORIZON]
     merged = frame.merge(truth, on=["customer_id", "cutoff"], how="inner")
     oracle = {
         "roc_auc": float(roc_auc_score(merged["churned"], merged["true_churn_probability"])),
@@ -65,14 +81,13 @@ def run_one(n_customers: int, threads: int) -> dict[str, object]:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "customers": n_customers,
-        "shipments": len(port.shipments),
-        "interactions": len(port.interactions),
+        "shipments": len(data.shipments),
+        "interactions": len(data.interactions) if data.interactions is not None else 0,
         "training_rows": trained.row_counts.get("rows_train", 0),
         "training_cutoffs": len(trained.split.train),
         "all_cutoffs": len(trained.split.train)
         + len(trained.split.calibration)
         + len(trained.split.validation),
-        "simulate_s": round(simulate_s, 1),
         "train_s": round(train_s, 1),
         "peak_rss_mb": round(peak_mb),
         "oracle": oracle,
@@ -86,19 +101,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "berth-bench-training")
+    parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.threads)))
         return
     for n in args.customers:
+        folder = args.cache / f"{n}"
+        simulate_s: object = "cached"
+        if not (folder / "truth.csv").exists():
+            simulate_s = round(simulate_to(folder, n), 1)
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(n), "--threads", str(args.threads)],
+            [sys.executable, __file__, "--one", str(folder), "--threads", str(args.threads)],
             check=True,
             capture_output=True,
             text=True,
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
+        result["simulate_s"] = simulate_s
         print(f"\n=== {n:,} customers, {DAYS} days, horizon {HORIZON} d ===")
         print(
             f"shipments {result['shipments']:,}  interactions {result['interactions']:,}  "

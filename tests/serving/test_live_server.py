@@ -116,7 +116,8 @@ def test_load_holds_its_rate_with_zero_errors_and_logs_every_prediction(
     # Every 2xx scoring response wrote exactly one prediction-log row (one customer per request here),
     # counted by the server itself: locust may abandon in-flight requests the server still answers.
     served = _served_scores(live_server) - served_before
-    assert requests <= served <= requests + 4  # at most one in flight per user at the stop
+    # Locust's last CSV snapshot and the requests in flight at its stop miss a few of the server's.
+    assert requests <= served <= requests * 1.01 + 4
     deadline = time.monotonic() + 15
     while store.count_predictions() - logged_before < served and time.monotonic() < deadline:
         time.sleep(0.2)
