@@ -108,11 +108,11 @@ def main() -> None:
 
     from berth.api.requests import request_body
     from berth.config import ModelConfig, TrainConfig
-    from berth.features import HistoryArrays, compute_features, date_to_day
+    from berth.features import compute_features, date_to_day
     from berth.registry import export_bundle, log_and_register
     from berth.simulate import SimulationConfig, simulate_port
     from berth.tables import PortData
-    from berth.training import restrict_to_cutoff, train_churn_model
+    from berth.training import train_churn_model
 
     work = Path(tempfile.mkdtemp(prefix="berth-bench-serving-"))
     os.chdir(work)
@@ -130,7 +130,8 @@ def main() -> None:
     as_of = date(2025, 12, 30)
     config = TrainConfig(model=ModelConfig(params={"nthread": 2}))
     trained = train_churn_model(data, config, cutoff=as_of)
-    history = HistoryArrays.from_port_data(restrict_to_cutoff(data, as_of))
+    history = trained.history
+    assert history is not None
     registered = log_and_register(trained, config, data, history)
     bundle = export_bundle(config.model_name, work / "bundle", version=registered.version, alias=None)
 

@@ -43,9 +43,9 @@ def run_one(folder: Path, threads: int) -> dict[str, object]:
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     from berth.config import ModelConfig, TrainConfig
-    from berth.features import HistoryArrays, day_to_date
+    from berth.features import day_to_date
     from berth.tables import PortData
-    from berth.training import restrict_to_cutoff, train_churn_model
+    from berth.training import train_churn_model
 
     data = PortData(
         shipments=pd.read_parquet(folder / "shipments.parquet"),
@@ -64,7 +64,8 @@ def run_one(folder: Path, threads: int) -> dict[str, object]:
     validation = trained.validation
     assert validation is not None
     assert trained.validation_probability is not None
-    history = HistoryArrays.from_port_data(restrict_to_cutoff(data, cutoff))
+    history = trained.history
+    assert history is not None
     frame = pd.DataFrame(
         {
             "customer_id": history.customer_ids[validation.codes].astype(str),

@@ -27,11 +27,11 @@ import mlflow
 import pandas as pd
 
 from berth.config import DataConfig, ModelConfig, TrainConfig
-from berth.features import HistoryArrays, build_features
+from berth.features import build_features
 from berth.io import load_port_data
 from berth.registry import log_and_register, tracking_uri
 from berth.simulate import SimulationConfig, simulate_port, write_simulation
-from berth.training import metrics_table, restrict_to_cutoff, train_churn_model
+from berth.training import metrics_table, train_churn_model
 
 N_CUSTOMERS = int(os.environ.get("BERTH_NOTEBOOK_CUSTOMERS", "1200"))
 workdir = Path(os.environ.get("BERTH_NOTEBOOK_DIR") or tempfile.mkdtemp(prefix="berth-walkthrough-"))
@@ -79,8 +79,7 @@ metrics_table(trained.metrics).round(3)
 # ## 4. Log and register in MLflow, then read the run back
 
 # %%
-history = HistoryArrays.from_port_data(restrict_to_cutoff(data, trained.training_cutoff))
-registered = log_and_register(trained, config, data, history)
+registered = log_and_register(trained, config, data)
 print(registered.reason)
 run = mlflow.get_run(registered.run_id)
 pd.Series({k: v for k, v in run.data.metrics.items() if k.startswith("model.")}).round(4)

@@ -145,10 +145,9 @@ def train(
 ) -> None:
     """Train, evaluate against baselines, log to MLflow and register a churn model."""
     from berth.config import load_train_config
-    from berth.features import HistoryArrays
     from berth.io import load_port_data
     from berth.registry import log_and_register, tracking_uri
-    from berth.training import metrics_table, restrict_to_cutoff, train_churn_model
+    from berth.training import metrics_table, train_churn_model
 
     settings = load_train_config(config)
     cutoff_date = _parse_date(cutoff, "--cutoff")
@@ -165,8 +164,8 @@ def train(
             artifacts_dir=Path(plots),
             progress=True,
         )
-        history = HistoryArrays.from_port_data(restrict_to_cutoff(loaded.data, trained.training_cutoff))
-        registered = log_and_register(trained, settings, loaded.data, history)
+        assert trained.history is not None
+        registered = log_and_register(trained, settings, loaded.data, trained.history)
     console.print(
         f"\nModel kind: [bold]{trained.bundle.model_kind}[/]   "
         f"horizon: {trained.bundle.spec.horizon_days} days"

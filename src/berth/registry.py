@@ -104,11 +104,17 @@ def log_and_register(
     trained: TrainedModel,
     config: TrainConfig,
     data: PortData,
-    history: HistoryArrays,
+    history: HistoryArrays | None = None,
     *,
     extra_tags: Mapping[str, str] | None = None,
 ) -> RegisteredRun:
-    """Log the run (params, metrics, plots, bundle), register a version, decide the champion."""
+    """Log the run (params, metrics, plots, bundle), register a version, decide the champion.
+
+    ``history`` defaults to the arrays the run was trained on (``trained.history``).
+    """
+    history = history if history is not None else trained.history
+    if history is None:
+        raise ValueError("log_and_register needs the training history (trained.history is empty)")
     mlflow = _mlflow()
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient

@@ -32,10 +32,11 @@ from berth.features import (
 from berth.labels import Snapshots, build_snapshots, snapshot_cutoffs
 from berth.modeling import baselines
 from berth.modeling.churn import ChurnClassifier, fit_churn_classifier
-from berth.tables import SHIPMENT_DATE, TIMESTAMP, PortData
+from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, TIMESTAMP, PortData
 
 log = get_logger(__name__)
 _IMPORTANCE_SAMPLE = 2_000
+_BASELINE_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,40 @@ class TrainedModel:
     validation: Snapshots | None = None
     validation_probability: np.ndarray | None = None
     feature_importance: dict[str, float] = field(default_factory=dict)
+    # The arrays the run was trained on (data up to the training cutoff), kept for the champion
+    # comparison and for mapping validation rows to customer ids; never serialised.
+    history: HistoryArrays | None = field(default=None, repr=False)
+
+
+_FEATURE_INPUTS = {
+    "shipments": (
+        CUSTOMER_ID,
+        SHIPMENT_DATE,
+        "volume",
+        "revenue",
+        "cost",
+        "delay_hours",
+        "damaged",
+        "cargo_type",
+        "lane",
+    ),
+    "interactions": (CUSTOMER_ID, TIMESTAMP, "type", "score", "resolved_at", "sentiment"),
+}
+
+
+def _project(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Only the columns features read (ids, channels and the like would be copied for nothing)."""
+    return frame[[c for c in _FEATURE_INPUTS[table] if c in frame.columns]]
 
 
 def restrict_to_cutoff(data: PortData, cutoff: date) -> PortData:
     """Only what was known on ``cutoff``: later events dropped, later resolutions unknown."""
     end = pd.Timestamp(cutoff) + pd.Timedelta(days=1)
-    ships = data.shipments[data.shipments[SHIPMENT_DATE] < end]
+    ships = _project(data.shipments, "shipments")
+    ships = ships[ships[SHIPMENT_DATE] < end]
     inter = data.interactions
     if inter is not None:
+        inter = _project(inter, "interactions")
         inter = inter[inter[TIMESTAMP] < end]
         if "resolved_at" in inter.columns:
             inter = inter.assign(resolved_at=inter["resolved_at"].where(inter["resolved_at"] < end))
@@ -245,6 +272,7 @@ def train_churn_model(
         validation=validation,
         validation_probability=validation_probability,
         feature_importance=importance,
+        history=history,
     )
     if artifacts_dir is not None and validation is not None and validation_probability is not None:
         result.plots = _plots(result, artifacts_dir, parts, config)
@@ -277,6 +305,10 @@ def _evaluate(
     metrics = {"model": churn_metrics(y, probability)}
     metrics["baseline_btyd"] = churn_metrics(y, btyd)
     train = parts.get("train")
+    if train is not None and len(train) > _BASELINE_ROWS:
+        # a linear baseline needs far fewer rows than the trees; its copies dominated peak memory
+        keep = np.random.default_rng(config.seed).permutation(len(train))[:_BASELINE_ROWS]
+        train = train.select(np.isin(np.arange(len(train)), keep))
     if train is not None and len(train) and np.unique(train.churned).shape[0] == 2:
         recency = baselines.fit_logistic(baselines.recency_values(train.values, names), train.churned)
         metrics["baseline_recency"] = churn_metrics(

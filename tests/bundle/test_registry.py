@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from berth.config import TrainConfig
-from berth.features import HistoryArrays
 from berth.registry import export_bundle, load_scorer_from_folder, load_scorer_from_registry, log_and_register
 from berth.tables import PortData
-from berth.training import TrainedModel, restrict_to_cutoff
+from berth.training import TrainedModel
 
 
 @pytest.fixture
@@ -25,7 +24,8 @@ def test_register_promote_and_export(tracking: Path, trained: TrainedModel, sim_
     import mlflow
 
     config = TrainConfig(model_name="test-churn")
-    history = HistoryArrays.from_port_data(restrict_to_cutoff(sim_data, trained.training_cutoff))
+    history = trained.history
+    assert history is not None
     first = log_and_register(trained, config, sim_data, history)
     assert first.version == "1"
     assert first.promoted

@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from berth.config import SplitConfig, TrainConfig
-from berth.features import HistoryArrays, day_to_date
+from berth.features import day_to_date
 from berth.simulate import SimulationConfig, simulate_port
 from berth.tables import PortData
 from berth.training import restrict_to_cutoff, split_cutoffs, train_churn_model
@@ -98,7 +98,8 @@ def test_model_is_close_to_the_oracle_and_beats_every_baseline(fast_config) -> N
     validation = trained.validation
     assert validation is not None
     assert trained.validation_probability is not None
-    history = HistoryArrays.from_port_data(restrict_to_cutoff(port_data(port), training_cutoff))
+    history = trained.history
+    assert history is not None
     frame = pd.DataFrame(
         {
             "customer_id": history.customer_ids[validation.codes].astype(str),
