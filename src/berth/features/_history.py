@@ -90,28 +90,32 @@ def _bool_float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
     return mapped.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _sort_order(code: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Permutation sorting events by (code, day).
+def _sorted_events(code: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Events sorted by (code, day), stable: the permutation and the sorted codes and days.
 
-    When (code, day, position) packs into 64 bits, sorting the packed integers and reading the
-    position back is about twice as fast as ``argsort`` (SIMD sort); otherwise fall back to it.
+    When (code, day, position) packs into 64 bits, sorting the packed integers is about twice as
+    fast as ``argsort`` (SIMD sort), and the sorted codes and days are read back from the packed
+    values instead of gathered through the permutation; otherwise fall back to ``argsort``.
     """
     n = code.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
     day_min = int(day.min())
     bits_pos = max(int(n - 1).bit_length(), 1)
     bits_day = max(int(day.max()) - day_min, 1).bit_length()
     bits_code = max(int(code.max()), 1).bit_length()
     if bits_pos + bits_day + bits_code > 64:
-        return np.argsort((code.astype(np.int64) << 32) | (day + _DAY_OFFSET), kind="stable")
+        order = np.argsort((code.astype(np.int64) << 32) | (day + _DAY_OFFSET), kind="stable")
+        return order, code[order].astype(np.int64), day[order].astype(np.int64)
+    shift_code = np.uint64(bits_day + bits_pos)
     packed = (
-        (code.astype(np.uint64) << np.uint64(bits_day + bits_pos))
+        (code.astype(np.uint64) << shift_code)
         | ((day - day_min).astype(np.uint64) << np.uint64(bits_pos))
         | np.arange(n, dtype=np.uint64)
     )
     packed.sort()
-    return (packed & np.uint64((1 << bits_pos) - 1)).astype(np.int64)
+    order = (packed & np.uint64((1 << bits_pos) - 1)).astype(np.int64)
+    sorted_code = (packed >> shift_code).astype(np.int64)
+    sorted_day = ((packed >> np.uint64(bits_pos)) & np.uint64((1 << bits_day) - 1)).astype(np.int64) + day_min
+    return order, sorted_code, sorted_day
 
 
 def _leading_zero_cumsum(values: np.ndarray) -> np.ndarray:
@@ -143,7 +147,11 @@ class EventTable:
 
     @classmethod
     def build(cls, code: np.ndarray, day: np.ndarray, values: Mapping[str, np.ndarray | None]) -> EventTable:
-        """Sort events by (code, day) and build the search key."""
+        """Sort events by (code, day) and build the search key (events with code −1 are dropped)."""
+        keep = code >= 0
+        if not keep.all():
+            code, day = code[keep], day[keep]
+            values = {name: (v[keep] if v is not None else None) for name, v in values.items()}
         if code.shape[0] == 0:
             empty = np.empty(0, dtype=np.int64)
             return cls(
@@ -152,17 +160,13 @@ class EventTable:
                 key=empty,
                 values={name: np.empty(0) for name, v in values.items() if v is not None},
             )
-        keep = code >= 0
-        if not keep.all():
-            code, day = code[keep], day[keep]
-            values = {name: (v[keep] if v is not None else None) for name, v in values.items()}
-        key = (code.astype(np.int64) << 32) | (day + _DAY_OFFSET)
-        order = _sort_order(code, day)
+        order, sorted_code, sorted_day = _sorted_events(code, day)
+        gathered = {name: v[order] for name, v in values.items() if v is not None}
         return cls(
-            code=code[order],
-            day=day[order],
-            key=key[order],
-            values={name: v[order] for name, v in values.items() if v is not None},
+            code=sorted_code,
+            day=sorted_day,
+            key=(sorted_code << 32) | (sorted_day + _DAY_OFFSET),
+            values=gathered,
         )
 
     def __len__(self) -> int:
@@ -193,6 +197,7 @@ class HistoryArrays:
     profile: Mapping[str, np.ndarray]  # per customer code
     profile_categories: Mapping[str, np.ndarray]  # per customer code, object arrays (str or None)
     available: frozenset[str]
+    interaction_rows: int = 0
 
     @property
     def n_customers(self) -> int:
@@ -201,14 +206,29 @@ class HistoryArrays:
 
     @property
     def n_events(self) -> int:
-        """Shipments plus interactions held."""
-        return len(self.shipments) + sum(len(v) for v in self.interactions.values())
+        """Shipment and interaction rows the history was built from."""
+        return len(self.shipments) + self.interaction_rows
 
     @classmethod
     def from_port_data(cls, data: PortData) -> HistoryArrays:
         """Build from validated canonical tables (training and batch scoring)."""
         ships = data.shipments
-        codes, uniques = pd.factorize(ships[t.CUSTOMER_ID])
+        inter = data.interactions
+        n_ships = len(ships)
+        if inter is not None and len(inter):
+            # One factorize over both tables: shipment ids come first, so shipping customers get
+            # codes 0..k-1; cheaper than factorizing one table and looking the other up.
+            all_codes, all_uniques = pd.factorize(
+                pd.concat([ships[t.CUSTOMER_ID], inter[t.CUSTOMER_ID]], ignore_index=True)
+            )
+            codes = all_codes[:n_ships]
+            n_shipping = int(codes.max()) + 1 if n_ships else 0
+            inter_codes = all_codes[n_ships:].astype(np.int64)
+            inter_codes[inter_codes >= n_shipping] = -1  # interactions of customers without shipments
+            uniques = all_uniques[:n_shipping]
+        else:
+            codes, uniques = pd.factorize(ships[t.CUSTOMER_ID])
+            inter_codes = np.empty(0, dtype=np.int64)
         customer_ids = np.asarray(uniques, dtype=object)
         index = pd.Index(uniques)
         ship_values: dict[str, np.ndarray | None] = {
@@ -225,10 +245,9 @@ class HistoryArrays:
         interactions: dict[str, EventTable] = {}
         resolutions: EventTable | None = None
         available = {name for name, v in shipments.values.items()}
-        inter = data.interactions
         if inter is not None:
             available.add("interactions")
-            i_codes = index.get_indexer(inter[t.CUSTOMER_ID])
+            i_codes = inter_codes
             i_days = _days(inter[t.TIMESTAMP])
             kinds = inter[t.INTERACTION_TYPE].astype("str").str.strip().str.lower().to_numpy(dtype=object)
             score = _float(inter, "score")
@@ -254,6 +273,7 @@ class HistoryArrays:
             profile=profile,
             profile_categories=profile_categories,
             available=frozenset(available),
+            interaction_rows=0 if inter is None else len(inter),
         )
 
     @classmethod
@@ -329,6 +349,7 @@ class HistoryArrays:
             profile=profile,
             profile_categories=categories,
             available=frozenset(available),
+            interaction_rows=len(inter.get(t.CUSTOMER_ID, ())) if inter is not None else 0,
         )
 
 
