@@ -43,7 +43,6 @@ def run_one(folder: Path, threads: int) -> dict[str, object]:
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     from berth.config import ModelConfig, TrainConfig
-    from berth.features import day_to_date
     from berth.tables import PortData
     from berth.training import train_churn_model
 
@@ -61,18 +60,7 @@ def run_one(folder: Path, threads: int) -> dict[str, object]:
     trained = train_churn_model(data, config, cutoff=cutoff)
     train_s = time.perf_counter() - t0
 
-    validation = trained.validation
-    assert validation is not None
-    assert trained.validation_probability is not None
-    history = trained.history
-    assert history is not None
-    frame = pd.DataFrame(
-        {
-            "customer_id": history.customer_ids[validation.codes].astype(str),
-            "cutoff": pd.to_datetime([day_to_date(int(d)) for d in validation.cutoff_day]),
-            "model": trained.validation_probability,
-        }
-    )
+    frame = trained.validation_frame()
     truth = truth_all[truth_all["horizon_days"] == HORIZON]
     merged = frame.merge(truth, on=["customer_id", "cutoff"], how="inner")
     oracle = {

@@ -22,6 +22,7 @@ from berth.config import TrainConfig
 from berth.errors import InsufficientHistoryError
 from berth.evaluation import churn_metrics, plot_calibration, plot_gains, plot_importance, plot_roc
 from berth.features import (
+    INPUT_COLUMNS,
     FeatureSpec,
     HistoryArrays,
     compute_features,
@@ -68,26 +69,24 @@ class TrainedModel:
     # comparison and for mapping validation rows to customer ids; never serialised.
     history: HistoryArrays | None = field(default=None, repr=False)
 
-
-_FEATURE_INPUTS = {
-    "shipments": (
-        CUSTOMER_ID,
-        SHIPMENT_DATE,
-        "volume",
-        "revenue",
-        "cost",
-        "delay_hours",
-        "damaged",
-        "cargo_type",
-        "lane",
-    ),
-    "interactions": (CUSTOMER_ID, TIMESTAMP, "type", "score", "resolved_at", "sentiment"),
-}
+    def validation_frame(self) -> pd.DataFrame:
+        """Validation rows: ``customer_id, cutoff, label`` and the model's ``churn_probability``."""
+        validation, history = self.validation, self.history
+        if validation is None or self.validation_probability is None or history is None:
+            raise ValueError("this run has no validation rows")
+        return pd.DataFrame(
+            {
+                CUSTOMER_ID: history.customer_ids[validation.codes].astype(str),
+                "cutoff": pd.to_datetime(validation.cutoff_day.astype("datetime64[D]")),
+                "label": validation.churned,
+                "churn_probability": self.validation_probability,
+            }
+        )
 
 
 def _project(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Only the columns features read (ids, channels and the like would be copied for nothing)."""
-    return frame[[c for c in _FEATURE_INPUTS[table] if c in frame.columns]]
+    return frame[[c for c in INPUT_COLUMNS[table] if c in frame.columns]]
 
 
 def restrict_to_cutoff(data: PortData, cutoff: date) -> PortData:

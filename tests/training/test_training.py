@@ -10,7 +10,6 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from berth.config import SplitConfig, TrainConfig
-from berth.features import day_to_date
 from berth.simulate import SimulationConfig, simulate_port
 from berth.tables import PortData
 from berth.training import restrict_to_cutoff, split_cutoffs, train_churn_model
@@ -95,25 +94,13 @@ def test_model_is_close_to_the_oracle_and_beats_every_baseline(fast_config) -> N
     grid_index = (last_day - horizon) // 30
     training_cutoff = START + timedelta(days=grid_index * 30 + horizon)
     trained = train_churn_model(port_data(port), fast_config, cutoff=training_cutoff, horizon_days=horizon)
-    validation = trained.validation
-    assert validation is not None
-    assert trained.validation_probability is not None
-    history = trained.history
-    assert history is not None
-    frame = pd.DataFrame(
-        {
-            "customer_id": history.customer_ids[validation.codes].astype(str),
-            "cutoff": pd.to_datetime([day_to_date(int(d)) for d in validation.cutoff_day]),
-            "label": validation.churned,
-            "model": trained.validation_probability,
-        }
-    )
+    frame = trained.validation_frame()
     truth = port.truth[port.truth["horizon_days"] == horizon]
     merged = frame.merge(truth, on=["customer_id", "cutoff"], how="inner")
     assert len(merged) > 0.95 * len(frame)  # nearly every validation row has a truth row
     np.testing.assert_array_equal(merged["label"], merged["churned"])  # our labels = simulated outcomes
     oracle = roc_auc_score(merged["label"], merged["true_churn_probability"])
-    model = roc_auc_score(merged["label"], merged["model"])
+    model = roc_auc_score(merged["label"], merged["churn_probability"])
     print(f"oracle ROC AUC {oracle:.4f}, model {model:.4f}, metrics {trained.metrics}")
     assert model >= oracle - 0.03
     for name, values in trained.metrics.items():

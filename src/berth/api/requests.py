@@ -9,30 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from berth import tables as t
 from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, TIMESTAMP, PortData
 
-_SHIPMENT_FIELDS = (
-    "shipment_date",
-    "volume",
-    "revenue",
-    "cost",
-    "delay_hours",
-    "damaged",
-    "shipment_id",
-    "cargo_type",
-    "lane",
-    "channel",
-)
-_INTERACTION_FIELDS = ("timestamp", "type", "score", "resolved_at", "sentiment", "channel")
-_PROFILE_FIELDS = (
-    "segment",
-    "region",
-    "since",
-    "credit_rating",
-    "contract",
-    "loyalty_member",
-    "account_manager",
-)
+# The request's per-customer fields are the contract's columns without customer_id.
+_SHIPMENT_FIELDS = (t.SHIPMENT_DATE, *t.SHIPMENT_OPTIONAL)
+_INTERACTION_FIELDS = (t.TIMESTAMP, t.INTERACTION_TYPE, *t.INTERACTION_OPTIONAL)
+_PROFILE_FIELDS = t.CUSTOMER_OPTIONAL
 _DATE_FIELDS = {"shipment_date", "since"}
 _BOOL_FIELDS = {"damaged", "contract", "loyalty_member"}
 

@@ -13,13 +13,14 @@ from berth.features._build import (
     eligible_codes,
     plan_features,
 )
-from berth.features._history import EventTable, HistoryArrays, date_to_day, day_to_date
+from berth.features._history import INPUT_COLUMNS, EventTable, HistoryArrays, date_to_day, day_to_date
 from berth.features._spec import GROUP_LABELS, FeatureSpec, feature_group
 from berth.modeling.btyd import BGNBDParams
 from berth.tables import CUSTOMER_ID, PortData
 
 __all__ = [
     "GROUP_LABELS",
+    "INPUT_COLUMNS",
     "EventTable",
     "FeatureMatrix",
     "FeatureSpec",

@@ -27,6 +27,22 @@ from berth.tables import PortData
 _DAY_OFFSET = 1 << 31  # keeps day + offset positive inside the low 32 bits of the key
 _SECONDS_PER_DAY = 86_400.0
 
+# The columns features read; everything else in the tables (ids, channels, ...) is ignored.
+INPUT_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    t.SHIPMENTS: (
+        t.CUSTOMER_ID,
+        t.SHIPMENT_DATE,
+        "volume",
+        "revenue",
+        "cost",
+        "delay_hours",
+        "damaged",
+        "cargo_type",
+        "lane",
+    ),
+    t.INTERACTIONS: (t.CUSTOMER_ID, t.TIMESTAMP, t.INTERACTION_TYPE, "score", "resolved_at", "sentiment"),
+}
+
 CONTACT_TYPES = ("call", "email", "inquiry")
 MEETING_TYPES = ("meeting",)
 
@@ -196,8 +212,21 @@ class HistoryArrays:
     resolutions: EventTable | None  # complaints by resolution day (for 'resolved by cutoff')
     profile: Mapping[str, np.ndarray]  # per customer code
     profile_categories: Mapping[str, np.ndarray]  # per customer code, object arrays (str or None)
-    available: frozenset[str]
     interaction_rows: int = 0
+
+    @property
+    def available(self) -> frozenset[str]:
+        """The input columns (and tables) this history holds, whatever their values."""
+        names = set(self.shipments.values) | set(self.profile) | set(self.profile_categories)
+        if self.interactions:
+            names.add("interactions")
+            if self.interactions["survey"].has("score"):
+                names.add("score")
+            if "sentiment" in self.interactions:
+                names.add("sentiment")
+        if self.resolutions is not None:
+            names.add("resolved_at")
+        return frozenset(names)
 
     @property
     def n_customers(self) -> int:
@@ -244,9 +273,7 @@ class HistoryArrays:
 
         interactions: dict[str, EventTable] = {}
         resolutions: EventTable | None = None
-        available = {name for name, v in shipments.values.items()}
         if inter is not None:
-            available.add("interactions")
             i_codes = inter_codes
             i_days = _days(inter[t.TIMESTAMP])
             kinds = inter[t.INTERACTION_TYPE].astype("str").str.strip().str.lower().to_numpy(dtype=object)
@@ -257,14 +284,7 @@ class HistoryArrays:
             interactions, resolutions = _split_interactions(
                 i_codes, i_days, kinds, score, sentiment, opened, resolved
             )
-            available.update(
-                n
-                for n, v in (("score", score), ("sentiment", sentiment), ("resolved_at", resolved))
-                if v is not None
-            )
         profile, profile_categories = _profile_from_frame(data.customers, index)
-        available.update(profile)
-        available.update(profile_categories)
         return cls(
             customer_ids=customer_ids,
             shipments=shipments,
@@ -272,7 +292,6 @@ class HistoryArrays:
             resolutions=resolutions,
             profile=profile,
             profile_categories=profile_categories,
-            available=frozenset(available),
             interaction_rows=0 if inter is None else len(inter),
         )
 
@@ -302,13 +321,11 @@ class HistoryArrays:
                     dtype=np.float64,
                 )
         shipments = EventTable.build(codes, days, ship_values)
-        available = set(shipments.values)
         interactions: dict[str, EventTable] = {}
         resolutions: EventTable | None = None
         inter = columns.get(t.INTERACTIONS)
         if inter is not None:
             inter_ids = list(inter.get(t.CUSTOMER_ID, ()))
-            available.add("interactions")
             i_codes = np.fromiter((index.get(c, -1) for c in inter_ids), dtype=np.int64, count=len(inter_ids))
             opened = _column_seconds(inter.get(t.TIMESTAMP, ()))
             kinds = np.array(
@@ -326,11 +343,6 @@ class HistoryArrays:
                 opened,
                 resolved,
             )
-            available.update(
-                n
-                for n, v in (("score", score), ("sentiment", sentiment), ("resolved_at", resolved))
-                if v is not None
-            )
         profile_cols = columns.get(t.CUSTOMERS) or {}
         profile_ids = list(profile_cols.get(t.CUSTOMER_ID, ()))
         positions = np.fromiter(
@@ -339,8 +351,6 @@ class HistoryArrays:
         profile, categories = _profile_from_arrays(
             {k: np.asarray(list(v), dtype=object) for k, v in profile_cols.items()}, positions, len(index)
         )
-        available.update(profile)
-        available.update(categories)
         return cls(
             customer_ids=customer_ids,
             shipments=shipments,
@@ -348,7 +358,6 @@ class HistoryArrays:
             resolutions=resolutions,
             profile=profile,
             profile_categories=categories,
-            available=frozenset(available),
             interaction_rows=len(inter.get(t.CUSTOMER_ID, ())) if inter is not None else 0,
         )
 
