@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -83,6 +84,8 @@ def test_load_holds_its_rate_with_zero_errors_and_logs_every_prediction(
             "--csv",
             str(prefix),
             "--csv-full-history",
+            "--json-file",
+            str(prefix),
             "--only-summary",
             "--exit-code-on-error",
             "0",
@@ -93,10 +96,16 @@ def test_load_holds_its_rate_with_zero_errors_and_logs_every_prediction(
         text=True,
         timeout=180,
     )
+    # Counts from the JSON report, written once every user has stopped; the CSV files are snapshots
+    # taken each second and may miss the last second's requests.
+    (final,) = [
+        entry
+        for entry in json.loads((prefix.parent / f"{prefix.name}.json").read_text(encoding="utf-8"))
+        if entry["name"] == "POST /v1/scores"
+    ]
+    requests, failures = int(final["num_requests"]), int(final["num_failures"])
     with (prefix.parent / f"{prefix.name}_stats.csv").open() as handle:
-        rows = {row["Name"]: row for row in csv.DictReader(handle)}
-    scores = rows["POST /v1/scores"]
-    requests, failures = int(scores["Request Count"]), int(scores["Failure Count"])
+        scores = {row["Name"]: row for row in csv.DictReader(handle)}["POST /v1/scores"]
     print(
         f"load: {requests} requests in 60 s ({float(scores['Requests/s']):.1f}/s), "
         f"median {scores['Median Response Time']} ms, p99 {scores['99%']} ms, {failures} failures"
@@ -118,8 +127,8 @@ def test_load_holds_its_rate_with_zero_errors_and_logs_every_prediction(
     # in-flight requests at its stop that the server still answers and logs.
     served, logged = _idle_counts(live_server, store)
     served, logged = served - served_before, logged - logged_before
-    # Locust's last CSV snapshot and the requests in flight at its stop miss a few of the server's.
-    assert requests <= served <= requests * 1.01 + 4
+    # Locust stops its 4 users mid-request: up to 4 requests are answered but never counted by it.
+    assert requests <= served <= requests + 4
     assert logged == served
 
 
