@@ -174,7 +174,7 @@ class ScoredHistory:
     churn_probability: np.ndarray
     partial_churn_probability: np.ndarray
     eligible: np.ndarray
-    contributions: np.ndarray | None  # (n, n_features + 1) SHAP values of the churn booster
+    contributions: np.ndarray | None  # (n, n_features + 1) path attributions of the churn booster
 
 
 class BundleScorer:
@@ -216,7 +216,7 @@ class BundleScorer:
         contributions = None
         if bundle.churn is not None:
             if with_drivers and codes.shape[0]:
-                # SHAP values sum to the margin, so they give the raw probability too: one booster call.
+                # Attributions sum to the margin: they give the raw probability too, in one pass.
                 contributions = bundle.churn.contributions(matrix.values)
                 raw = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
                 churn = bundle.churn.calibrator.transform(raw)

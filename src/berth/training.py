@@ -232,7 +232,7 @@ def train_churn_model(
         if churn_model is not None:
             # TreeSHAP costs O(trees · leaves · depth²) per row: a fixed-seed sample ranks features as well.
             rows = np.random.default_rng(config.seed).permutation(len(validation))[:_IMPORTANCE_SAMPLE]
-            shap = churn_model.contributions(validation.values[np.sort(rows)])[:, :-1]
+            shap = churn_model.shap_values(validation.values[np.sort(rows)])[:, :-1]
             importance = dict(
                 zip(spec.feature_names, np.abs(shap).mean(axis=0).round(6).tolist(), strict=True)
             )
