@@ -8,10 +8,11 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import msgspec
 import pytest
 
 from berth.api.convert import input_hash
-from berth.api.schemas import CustomerIn, ScoreRequest
+from berth.api.wire import SCORE_REQUEST_DECODER, CustomerIn
 from berth.errors import DataContractError
 from berth.scoring import CustomerScore
 
@@ -98,7 +99,7 @@ def test_one_prediction_log_row_per_scored_customer(make_api: MakeApi) -> None:
         assert [r.customer_id for r in rows] == [f"C-{i}" for i in range(n)]
         assert all(r.model_version == "1" for r in rows)
     first = store.predictions(ids[0][0])[0]
-    expected = input_hash(ScoreRequest.model_validate_json(json.dumps(batch(1))).customers[0], AS_OF)
+    expected = input_hash(SCORE_REQUEST_DECODER.decode(json.dumps(batch(1))).customers[0], AS_OF)
     assert first.input_hash == expected
     assert first.outputs["model_name"] == "berth-churn"
     assert first.outputs["risk_band"] in {"low", "medium", "high", "critical"}
@@ -127,8 +128,9 @@ def test_full_writer_queue_writes_in_the_request(make_api: MakeApi) -> None:
 
 
 def test_input_hash_format() -> None:
-    customer = CustomerIn.model_validate_json(
-        '{"shipments": [{"volume": 1, "shipment_date": "2025-01-02", "lane": null}], "customer_id": "C"}'
+    customer = msgspec.json.decode(
+        '{"shipments": [{"volume": 1, "shipment_date": "2025-01-02", "lane": null}], "customer_id": "C"}',
+        type=CustomerIn,
     )
     canonical = (
         b'{"as_of":"2025-06-30","customer":{"customer_id":"C","interactions":[],"profile":{},'
@@ -143,9 +145,10 @@ def test_input_hash_is_canonical() -> None:
     b["profile"] = dict(reversed(list(b["profile"].items())))
     b["shipments"][0]["shipment_id"] = None  # explicit null == missing
     b["shipments"][0]["volume"] = 10  # 10 == 10.0
-    h = [input_hash(CustomerIn.model_validate_json(json.dumps(x)), AS_OF) for x in (a, b)]
+    b["interactions"][0]["timestamp"] = "2025-06-01T08:00:00Z"  # the same instant as 10:00+02:00
+    h = [input_hash(msgspec.json.decode(json.dumps(x), type=CustomerIn), AS_OF) for x in (a, b)]
     assert h[0] == h[1]
-    assert input_hash(CustomerIn.model_validate_json(json.dumps(a)), AS_OF.replace(day=29)) != h[0]
+    assert input_hash(msgspec.json.decode(json.dumps(a), type=CustomerIn), AS_OF.replace(day=29)) != h[0]
 
 
 DELETE = object()
@@ -196,7 +199,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ("customers.0.profile.loyalty_member", "yes", "bool_type"),
         ("customers.0.profile.contract", "annual", "bool_type"),
         ("customers.0.interactions.1.timestamp", "2025-06-10", "datetime_parsing"),
-        ("customers.0.interactions.1.timestamp", "1899-12-31T23:00:00Z", "greater_than_equal"),
+        ("customers.0.interactions.1.timestamp", "1899-12-31T23:00:00Z", "datetime_out_of_range"),
         ("customers.0.shipments.0.damaged", 1, "bool_type"),
     ],
 )

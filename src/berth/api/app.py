@@ -7,6 +7,7 @@ answers 503) until ``POST /v1/admin/reload`` succeeds.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -88,8 +89,27 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def create_app(settings: Settings | None = None, scorer_loader: ScorerLoader | None = None) -> FastAPI:
-    """Build the app; the model is loaded (with ``scorer_loader``) and the store opened at start-up."""
+# Garbage-collector thresholds for the serving process (CPython's default first threshold is 700).
+# Parsing a 1,000-customer request creates ~150k objects, which ran a dozen collections over
+# everything the process holds and tripled parse time (1.4 s vs 0.5 s measured); request
+# objects form no reference cycles, so collecting far less often costs no memory to speak of.
+SERVING_GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def _freeze_startup_objects() -> None:
+    """Move modules, settings and the loaded model out of the collector's sight (``gc.freeze``)."""
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(
+    settings: Settings | None = None, scorer_loader: ScorerLoader | None = None, *, tune_gc: bool = False
+) -> FastAPI:
+    """Build the app; the model is loaded (with ``scorer_loader``) and the store opened at start-up.
+
+    ``tune_gc`` (``berth serve``) sets :data:`SERVING_GC_THRESHOLDS` and freezes what start-up
+    created; process-wide, so tests and embedders keep the defaults.
+    """
     settings = settings if settings is not None else Settings()
     loader = scorer_loader if scorer_loader is not None else resolve_scorer_loader(settings)
     metrics = Metrics()
@@ -121,6 +141,9 @@ def create_app(settings: Settings | None = None, scorer_loader: ScorerLoader | N
         )
         if settings.auth_disabled:
             log.warning("API-key authentication is DISABLED (development)")
+        if tune_gc:
+            gc.set_threshold(*SERVING_GC_THRESHOLDS)
+            _freeze_startup_objects()
         try:
             yield
         finally:
@@ -147,4 +170,4 @@ def create_app(settings: Settings | None = None, scorer_loader: ScorerLoader | N
 def create_app_from_env() -> FastAPI:
     """The uvicorn factory of ``berth serve``: settings from ``BERTH_*`` environment variables."""
     settings = Settings()
-    return create_app(settings, resolve_scorer_loader(settings))
+    return create_app(settings, resolve_scorer_loader(settings), tune_gc=True)

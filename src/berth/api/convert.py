@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
-import orjson
-
 from berth import tables
-from berth.api.schemas import CustomerIn, CustomerScoreOut, DriverOut, RiskBand, ScoreRequest
+from berth.api.schemas import CustomerScoreOut, DriverOut, RiskBand
+from berth.api.wire import CustomerIn, ScoreRequest, canonical_json
 from berth.scoring import RISK_BANDS, ColumnTables, CustomerScore
 
 Issue = dict[str, Any]
@@ -138,9 +137,7 @@ def to_column_tables(request: ScoreRequest) -> ColumnTables:
 
 def input_hash(customer: CustomerIn, as_of: date) -> str:
     """SHA-256 of the canonical JSON (sorted keys, no nulls, compact) of a customer's inputs + as_of."""
-    # orjson writes dates and date-times as ISO 8601, as pydantic's JSON mode does, without the detour
-    payload = {"as_of": as_of, "customer": customer.model_dump(exclude_none=True)}
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(canonical_json(customer, as_of)).hexdigest()
 
 
 def _probability(value: float | None, what: str, customer_id: str) -> float | None:

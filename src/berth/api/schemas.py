@@ -14,11 +14,12 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2199, 12, 31)
-_MIN_DATETIME = datetime(1900, 1, 2)  # a day of margin: zone offsets cannot push it out of range
-_MAX_DATETIME = datetime(2199, 12, 31)
+MIN_DATETIME = datetime(1900, 1, 2)  # a day of margin: zone offsets cannot push it out of range
+MAX_DATETIME = datetime(2199, 12, 31)
 
 InteractionType = Literal[
     "complaint", "inquiry", "survey", "meeting", "call", "email", "claim", "loyalty_redemption"
@@ -27,8 +28,15 @@ RiskBand = Literal["low", "medium", "high", "critical"]  # == berth.scoring.RISK
 
 
 def _naive_utc(value: datetime) -> datetime:
-    """Convert zoned date-times to UTC and drop the zone, as the data contract expects."""
-    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    """Convert zoned date-times to UTC and drop the zone, as the data contract expects; then the range."""
+    naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    if not MIN_DATETIME <= naive <= MAX_DATETIME:
+        raise PydanticCustomError(
+            "datetime_out_of_range",
+            "must be between {low} and {high} (UTC)",
+            {"low": MIN_DATETIME.isoformat(), "high": MAX_DATETIME.isoformat()},
+        )
+    return naive
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -40,12 +48,12 @@ _DATE_RANGE = "between 1900 and 2199"
 IsoDate = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE, description=f"YYYY-MM-DD, {_DATE_RANGE}.")]
 IsoDateTime = Annotated[
     datetime,
-    Field(ge=_MIN_DATETIME, le=_MAX_DATETIME, description="RFC 3339; zoned values are converted to UTC."),
+    Field(description=f"RFC 3339; zoned values are converted to UTC, then must be {_DATE_RANGE}."),
     AfterValidator(_naive_utc),
 ]
 UtcDateTime = Annotated[
     datetime,
-    Field(ge=_MIN_DATETIME, le=_MAX_DATETIME, description="RFC 3339; naive values are taken as UTC."),
+    Field(ge=MIN_DATETIME, le=MAX_DATETIME, description="RFC 3339; naive values are taken as UTC."),
     AfterValidator(_aware_utc),
 ]
 Amount = Annotated[float, Field(ge=0.0)]

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
-from berth.api.body import check_batch_size, parse_body, request_body
+from berth.api import wire
+from berth.api.body import decode_score_request, request_body
 from berth.api.convert import ModelOutputError, batch_issues, to_column_tables, to_outputs
 from berth.api.deps import ModelDep, ScoreCaller, Services, ServicesDep
 from berth.api.errors import ProblemError, problem_responses
@@ -21,10 +22,9 @@ from berth.api.schemas import CustomerScoreOut, ScoreRequest, ScoreResponse
 router = APIRouter(prefix="/v1", tags=["scores"])
 
 
-def _score(model: LoadedModel, raw: bytes, limit: int) -> tuple[ScoreRequest, list[CustomerScoreOut]]:
-    """Count, validate, convert, score and check the output — in a worker thread, off the event loop."""
-    check_batch_size(raw, limit)
-    body = parse_body(ScoreRequest, raw)
+def _score(model: LoadedModel, raw: bytes, limit: int) -> tuple[wire.ScoreRequest, list[CustomerScoreOut]]:
+    """Decode, validate, convert, score and check the output — in a worker thread, off the event loop."""
+    body = decode_score_request(raw, limit)
     issues = batch_issues(body)
     if issues:
         raise RequestValidationError(issues)
