@@ -113,10 +113,9 @@ def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
     """Median in-process time of each step of POST /v1/scores (the server's own code, no HTTP)."""
     from datetime import UTC, datetime
 
-    from berth.api.body import parse_body
+    from berth.api.body import decode_score_request
     from berth.api.convert import batch_issues, to_column_tables, to_outputs
     from berth.api.prediction_log import PendingPredictions
-    from berth.api.schemas import ScoreRequest
     from berth.bundle import BundleScorer, ModelBundle
     from berth.features import HistoryArrays, compute_features, date_to_day
     from berth.scoring import ColumnTables
@@ -127,7 +126,7 @@ def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
     print(f"\nin-process breakdown (median ms){'one customer':>20}{'1,000 at random':>18}")
     rows: dict[str, list[float]] = {}
     for raw, repeat in ((one, 300), (batch, 5)):
-        body = parse_body(ScoreRequest, raw)
+        body = decode_score_request(raw, 1_000)
         columns = to_column_tables(body)
         history = HistoryArrays.from_columns(columns)
         day = date_to_day(body.as_of)
@@ -143,7 +142,7 @@ def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
             )
 
         steps: dict[str, Callable[[], object]] = {
-            "parse + validate JSON": partial(parse_body, ScoreRequest, raw),
+            "decode + validate JSON": partial(decode_score_request, raw, 1_000),
             "batch rules": partial(batch_issues, body),
             "to columns": partial(to_column_tables, body),
             "history arrays": partial(HistoryArrays.from_columns, columns),

@@ -90,9 +90,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 
 # Garbage-collector thresholds for the serving process (CPython's default first threshold is 700).
-# Parsing a 1,000-customer request creates ~150k objects, which ran a dozen collections over
-# everything the process holds and tripled parse time (1.4 s vs 0.5 s measured); request
-# objects form no reference cycles, so collecting far less often costs no memory to speak of.
+# Decoding a 1,000-customer request creates ~150k objects, which ran a dozen collections over
+# everything the process holds and made decoding several times slower; request objects form no
+# reference cycles, so collecting far less often costs no memory to speak of.
 SERVING_GC_THRESHOLDS = (50_000, 20, 20)
 
 

@@ -1,9 +1,9 @@
 """The scoring request as msgspec structs: the fast decoder behind ``POST /v1/scores``.
 
 :mod:`berth.api.schemas` (pydantic) stays the contract: it generates the OpenAPI schema and words
-every validation error. Decoding a 1,000-customer body into pydantic models took 0.5–1.3 s here
-(150k model instances); msgspec decodes and checks the same body in C in a few tens of
-milliseconds, into structs that are not tracked by the garbage collector. The structs below
+every validation error. Decoding a 1,000-customer body into pydantic models (150k model
+instances) dominated such a request; msgspec decodes and checks the same body in C, roughly ten
+times faster (``benchmarks/bench_serving.py``), into structs the garbage collector does not track. The structs below
 mirror the pydantic models field for field, constraint for constraint; ``tests/api/test_wire.py``
 checks with generated bodies that every body one side accepts, the other accepts with the same
 values. When msgspec rejects a body, pydantic parses it again to report every problem at its

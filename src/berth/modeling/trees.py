@@ -1,9 +1,9 @@
 """XGBoost trees as flat numpy arrays, for scoring a few rows without XGBoost's per-call overhead.
 
-One XGBoost call costs 0.1–0.4 ms before any tree is visited (a DMatrix, the prediction cache,
-the array interface), and exact TreeSHAP about 0.5 ms per row more. An API request scores one to
-a thousand rows: walking every tree at once, level by level, as array operations takes tens of
-microseconds for one row and a few milliseconds for a thousand. :func:`TreeEnsemble.from_booster`
+Every XGBoost call has a fixed cost before any tree is visited (a DMatrix, the prediction cache,
+the array interface) that dominates scoring one row. An API request scores one to a few dozen
+rows: walking every tree at once, level by level, as array operations costs a fraction of that
+(``benchmarks/bench_serving.py`` prints the step's time). :func:`TreeEnsemble.from_booster`
 reads the booster's own JSON dump and :meth:`TreeEnsemble.check_against` compares margins and
 contributions with XGBoost's on probe rows, so the two cannot silently disagree.
 
