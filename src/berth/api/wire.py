@@ -3,11 +3,11 @@
 :mod:`berth.api.schemas` (pydantic) stays the contract: it generates the OpenAPI schema and words
 every validation error. Decoding a 1,000-customer body into pydantic models (150k model
 instances) dominated such a request; msgspec decodes and checks the same body in C, roughly ten
-times faster (``benchmarks/bench_serving.py``), into structs the garbage collector does not track. The structs below
-mirror the pydantic models field for field, constraint for constraint; ``tests/api/test_wire.py``
-checks with generated bodies that every body one side accepts, the other accepts with the same
-values. When msgspec rejects a body, pydantic parses it again to report every problem at its
-field path (:func:`berth.api.body.decode_score_request`).
+times faster (``benchmarks/bench_serving.py``), into structs the garbage collector does not track.
+The structs below mirror the pydantic models field for field, constraint for constraint;
+``tests/api/test_wire.py`` checks with generated bodies that msgspec accepts nothing pydantic
+refuses and keeps every value. When msgspec refuses a body, pydantic parses it again to report
+every problem at its field path (:func:`berth.api.body.decode_score_request`).
 
 Fields are declared in alphabetical order and ``None`` fields are omitted when encoding, so
 :func:`canonical_json` is the canonical form the prediction log hashes.
