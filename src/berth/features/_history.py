@@ -300,7 +300,9 @@ class HistoryArrays:
         if inter is not None:
             i_codes = inter_codes
             i_days = _days(inter[t.TIMESTAMP])
-            kinds = inter[t.INTERACTION_TYPE].astype("str").str.strip().str.lower().to_numpy(dtype=object)
+            # Normalise the few distinct kinds, not every row: factorize, map the levels, take.
+            level_codes, levels = pd.factorize(inter[t.INTERACTION_TYPE])
+            kinds = _kind_codes([str(level) for level in levels], missing_last=True)[level_codes]
             score = _float(inter, "score")
             sentiment = _sentiment(inter)
             opened = _seconds(inter[t.TIMESTAMP])
@@ -348,9 +350,7 @@ class HistoryArrays:
             inter_ids = list(inter.get(t.CUSTOMER_ID, ()))
             i_codes = np.fromiter((index.get(c, -1) for c in inter_ids), dtype=np.int64, count=len(inter_ids))
             opened = _column_seconds(inter.get(t.TIMESTAMP, ()))
-            kinds = np.array(
-                [str(k).strip().lower() for k in inter.get(t.INTERACTION_TYPE, ())], dtype=object
-            )
+            kinds = _kind_codes(inter.get(t.INTERACTION_TYPE, ()))
             score = _column_float(inter.get("score"))
             sentiment = _column_sentiment(inter.get("sentiment"))
             resolved = _column_seconds(inter["resolved_at"]) if "resolved_at" in inter else None
@@ -437,6 +437,15 @@ def _column_categories(values: Sequence[Any]) -> np.ndarray:
     )
 
 
+def _kind_codes(kinds: Sequence[Any], *, missing_last: bool = False) -> np.ndarray:
+    """Interaction kinds (any case, padded) as int8 codes of :data:`_KIND_CODES`, -1 for the rest.
+
+    ``missing_last`` appends a -1, so that ``pd.factorize``'s -1 for a missing kind indexes it.
+    """
+    codes = [_KIND_CODES.get(str(kind).strip().lower(), -1) for kind in kinds]
+    return np.array([*codes, -1] if missing_last else codes, dtype=np.int8)
+
+
 def _column_sentiment(values: Sequence[Any] | None) -> np.ndarray | None:
     if values is None:
         return None
@@ -471,7 +480,7 @@ def _sentiment(inter: pd.DataFrame) -> np.ndarray | None:
 def _split_interactions(
     codes: np.ndarray,
     days: np.ndarray,
-    kinds: np.ndarray,
+    kind_code: np.ndarray,  # int8, from _kind_codes
     score: np.ndarray | None,
     sentiment: np.ndarray | None,
     opened_s: np.ndarray,
@@ -480,12 +489,10 @@ def _split_interactions(
     # Timestamp order first: the (customer, day) sort keeps it within a day, so "the last survey
     # of the day" is the latest one, not the last row of the file.
     order = np.argsort(np.where(np.isnan(opened_s), -np.inf, opened_s), kind="stable")
-    codes, days, kinds, opened_s = codes[order], days[order], kinds[order], opened_s[order]
+    codes, days, kind_code, opened_s = codes[order], days[order], kind_code[order], opened_s[order]
     score = score[order] if score is not None else None
     sentiment = sentiment[order] if sentiment is not None else None
     resolved_s = resolved_s[order] if resolved_s is not None else None
-    # One pass over the (object) kinds to small integers, then integer masks.
-    kind_code = np.array([_KIND_CODES.get(kind, -1) for kind in kinds.tolist()], dtype=np.int8)
     is_survey = kind_code == _KIND_CODES["survey"]
     groups = {
         "complaint": kind_code == _KIND_CODES["complaint"],
