@@ -140,10 +140,12 @@ def train_churn_model(
     horizon = horizon_days or config.horizon_days
     last_date = pd.Timestamp(data.shipments[SHIPMENT_DATE].max()).date()
     cutoff = cutoff or last_date
-    data = restrict_to_cutoff(data, cutoff)
-    if data.shipments.empty:
+    known = restrict_to_cutoff(data, cutoff)
+    if known.shipments.empty:
         raise InsufficientHistoryError(f"no shipment on or before the training cutoff {cutoff}")
-    history = HistoryArrays.from_port_data(data)
+    history = HistoryArrays.from_port_data(known)
+    notes = list(known.notes)
+    del known  # the projected copy: everything below reads the history arrays (peak memory)
     first_day = int(history.shipments.day.min())
     end_day = date_to_day(cutoff)
     spec = plan_features(
@@ -155,7 +157,6 @@ def train_churn_model(
             on_time_threshold_hours=config.on_time_threshold_hours,
         ),
     )
-    notes = list(data.notes)
     cutoffs = snapshot_cutoffs(first_day, end_day, horizon, config.cutoff_step_days, config.min_history_days)
     split = split_cutoffs(cutoffs, horizon, config)
     log.info(
@@ -179,6 +180,7 @@ def train_churn_model(
         )
     }
     parts = {name: snapshots.select(mask) for name, mask in masks.items()} if snapshots is not None else {}
+    del snapshots  # the parts hold their own rows
     row_counts = {f"rows_{name}": len(part) for name, part in parts.items()}
     row_counts["customers_at_cutoff"] = int(final.codes.shape[0])
     row_counts["shipments"] = len(history.shipments)
