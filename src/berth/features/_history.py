@@ -131,16 +131,25 @@ def _sorted_events(code: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.nd
         order = np.argsort((code.astype(np.int64) << 32) | (day + _DAY_OFFSET), kind="stable")
         return order, code[order].astype(np.int64), day[order].astype(np.int64)
     shift_code = np.uint64(bits_day + bits_pos)
-    packed = (
-        (code.astype(np.uint64) << shift_code)
-        | ((day - day_min).astype(np.uint64) << np.uint64(bits_pos))
-        | np.arange(n, dtype=np.uint64)
-    )
+    # Codes and day offsets are non-negative and every field stays below 2**63: views, not copies.
+    packed = code.astype(np.int64, copy=False).view(np.uint64) << shift_code
+    packed |= (day - day_min).view(np.uint64) << np.uint64(bits_pos)
+    packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
-    order = (packed & np.uint64((1 << bits_pos) - 1)).astype(np.int64)
-    sorted_code = (packed >> shift_code).astype(np.int64)
-    sorted_day = ((packed >> np.uint64(bits_pos)) & np.uint64((1 << bits_day) - 1)).astype(np.int64) + day_min
+    order = (packed & np.uint64((1 << bits_pos) - 1)).view(np.int64)
+    sorted_code = (packed >> shift_code).view(np.int64)
+    sorted_day = ((packed >> np.uint64(bits_pos)) & np.uint64((1 << bits_day) - 1)).view(np.int64)
+    sorted_day += day_min
     return order, sorted_code, sorted_day
+
+
+def _in_order(code: np.ndarray, day: np.ndarray) -> bool:
+    """Whether events are sorted by (code, day); a short prefix rules most unsorted tables out cheaply."""
+    for n in (min(code.shape[0], 1_024), code.shape[0]):
+        c, d = code[:n], day[:n]
+        if not bool(((c[1:] > c[:-1]) | ((c[1:] == c[:-1]) & (d[1:] >= d[:-1]))).all()):
+            return False
+    return True
 
 
 def _leading_zero_cumsum(values: np.ndarray) -> np.ndarray:
@@ -186,12 +195,11 @@ class EventTable:
                 values={name: np.empty(0) for name, v in values.items() if v is not None},
             )
         code, day = code.astype(np.int64, copy=False), day.astype(np.int64, copy=False)
-        key = (code << 32) | (day + _DAY_OFFSET)
-        if bool((key[1:] >= key[:-1]).all()):
+        if _in_order(code, day):
             # Already in order (one customer's request, a book exported by customer and date):
             # a stable sort would be the identity, so skip it and the gathers.
             present = {name: v for name, v in values.items() if v is not None}
-            return cls(code=code, day=day, key=key, values=present)
+            return cls(code=code, day=day, key=(code << 32) | (day + _DAY_OFFSET), values=present)
         order, sorted_code, sorted_day = _sorted_events(code, day)
         gathered = {name: v[order] for name, v in values.items() if v is not None}
         return cls(
@@ -542,20 +550,27 @@ _TRUE = {"true", "1", "1.0", "yes", "y", "t"}
 _FALSE = {"false", "0", "0.0", "no", "n", "f"}
 
 
+def _map_values(values: np.ndarray, convert: Callable[[Any], Any], missing: Any, dtype: Any) -> np.ndarray:
+    """``convert`` applied to every value (``missing`` for None / NaN), once per distinct value."""
+    if values.shape[0] < _FACTORIZE_MIN_VALUES:
+        return np.array(
+            [missing if v is None or (isinstance(v, float) and v != v) else convert(v) for v in values],
+            dtype=dtype,
+        )
+    codes, levels = pd.factorize(values)
+    mapped = np.array([*(convert(level) for level in levels), missing], dtype=dtype)
+    return mapped[codes]  # factorize's -1 (missing) takes the appended value
+
+
+def _bool_text(value: Any) -> float:
+    text = str(value).strip().lower()
+    return 1.0 if text in _TRUE else (0.0 if text in _FALSE else -1.0)
+
+
 def _as_bool_float(values: np.ndarray) -> np.ndarray | None:
     """1/0 for boolean-like values, NaN for missing; None when the column is not boolean-like."""
-    out = np.full(values.shape[0], np.nan)
-    for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            continue
-        text = str(v).strip().lower()
-        if text in _TRUE:
-            out[i] = 1.0
-        elif text in _FALSE:
-            out[i] = 0.0
-        else:
-            return None
-    return out
+    out = _map_values(values, _bool_text, np.nan, np.float64)
+    return None if bool((out == -1.0).any()) else out
 
 
 def _profile_from_arrays(
@@ -590,12 +605,12 @@ def _profile_from_arrays(
         category_columns.append(name)
     manager = columns.get("account_manager")
     if manager is not None:
-        has = np.array([v is not None and str(v).strip() != "" for v in manager], dtype=np.float64)
+        has = _map_values(manager, lambda v: float(str(v).strip() != ""), 0.0, np.float64)
         numeric["has_account_manager"] = scatter(has, np.nan)
     for name in category_columns:
         values = columns.get(name)
         if values is None:
             continue
-        text = np.array([None if v is None else str(v).strip().lower() for v in values], dtype=object)
+        text = _map_values(values, lambda v: str(v).strip().lower(), None, object)
         categories[name] = scatter(text, None)
     return numeric, categories
