@@ -343,3 +343,27 @@ def test_non_finite_driver_is_dropped(make_api: MakeApi) -> None:
     api = make_api(scorer=FakeScorer(transform=nan_driver))
     [score] = api.score().json()["scores"]
     assert [d["name"] for d in score["drivers"]] == ["recency"]
+
+
+def test_column_tables_hold_every_contract_column_row_by_row() -> None:
+    from berth import tables
+    from berth.api.convert import to_column_tables
+
+    body = batch(3)
+    body["customers"][1]["interactions"] = []
+    body["customers"][2]["profile"] = {}
+    request = SCORE_REQUEST_DECODER.decode(json.dumps(body))
+    columns = to_column_tables(request)
+    expected = {
+        tables.SHIPMENTS: {*tables.SHIPMENT_REQUIRED, *tables.SHIPMENT_OPTIONAL},
+        tables.INTERACTIONS: {*tables.INTERACTION_REQUIRED, *tables.INTERACTION_OPTIONAL},
+        tables.CUSTOMERS: {*tables.CUSTOMER_REQUIRED, *tables.CUSTOMER_OPTIONAL},
+    }
+    assert {name: set(table) for name, table in columns.items()} == expected
+    ships = [(c["customer_id"], s) for c in body["customers"] for s in c["shipments"]]
+    assert columns[tables.SHIPMENTS][tables.CUSTOMER_ID] == [cid for cid, _ in ships]
+    assert columns[tables.SHIPMENTS]["volume"] == [s.get("volume") for _, s in ships]
+    inter_ids = [c["customer_id"] for c in body["customers"] for _ in c.get("interactions", [])]
+    assert columns[tables.INTERACTIONS][tables.CUSTOMER_ID] == inter_ids
+    assert columns[tables.CUSTOMERS]["segment"][2] is None
+    assert all(len(v) == len(ships) for v in columns[tables.SHIPMENTS].values())

