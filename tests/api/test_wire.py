@@ -34,7 +34,7 @@ AMOUNTS = ([0, 1.5, 10.25, None], [-1, -0.0, 1e308, "1.5", True, 1e400, 3])
 SCORES = ([0, 7.5, 10, None], [10.5, -0.5, "7", False, 10.0000001])
 BOOLS = ([True, False, None], [0, 1, "true", "yes"])
 LABELS = (["a", "CNSHA-NLRTM", None], ["x" * 128, "x" * 129, "", "é" * 128, "é" * 129, 5, " "])
-CUSTOMER_IDS = (["C-1", "C-2"], ["", "a\nb", "x" * 128, "x" * 129, 5, "Ü-1", "a\x7fb", None])
+CUSTOMER_IDS = (["C-1", "C-2"], ["", "a\nb", "C-1\n", "x" * 128, "x" * 129, 5, "Ü-1", "a\x7fb", None])
 TYPES = (["complaint", "survey", "call", "meeting"], ["loyalty_redemption", "Complaint", "other", 1, None])
 SENTIMENTS = ([0.5, -1.0, "positive", None], ["neutral", "Positive", "great", True, 1e400, "0.5"])
 
@@ -123,6 +123,12 @@ def _zoned(timestamp: str) -> dict[str, Any]:
 @example(_zoned("2199-12-31T02:00:00+03:00"))
 @example(_zoned("1900-01-02T02:00:00+03:00"))
 @example(_zoned("2025-01-02T10:00"))  # pydantic accepts, msgspec does not: served through the fallback
+@example(
+    {
+        "as_of": "2025-06-30",
+        "customers": [{"customer_id": "C-1\n", "shipments": [{"shipment_date": "2025-01-02"}]}],
+    }
+)
 def test_msgspec_accepts_nothing_pydantic_refuses_and_keeps_every_value(body: dict[str, Any]) -> None:
     raw = json.dumps(body).encode()
     validated = _pydantic(raw)
@@ -147,3 +153,10 @@ def test_the_fast_path_takes_the_usual_body() -> None:
     raw = json.dumps(batch(3)).encode()
     assert _pydantic(raw) is not None
     assert len(wire.SCORE_REQUEST_DECODER.decode(raw).customers) == 3
+
+
+def test_invalid_utf8_is_a_422_not_a_crash() -> None:
+    shipment = b'{"shipment_date":"2025-01-02","lane":"\xff"}'  # not UTF-8 inside a string
+    raw = b'{"as_of":"2025-06-30","customers":[{"customer_id":"C","shipments":[' + shipment + b"]}]}"
+    with pytest.raises(RequestValidationError):
+        decode_score_request(raw, limit=1_000)

@@ -543,3 +543,37 @@ def test_customer_served_alone_matches_batch(missing: str) -> None:
     )
     row, served, _ = _batch_and_alone(PortData(ships, inter, customers), "B", date(2024, 6, 30))
     np.testing.assert_array_equal(served, row)
+
+
+def test_zoned_timestamps_in_plain_columns_count_in_utc() -> None:
+    """A +05:00 time just after midnight belongs to the previous UTC day, as in the batch path."""
+    from datetime import timezone
+
+    zoned = datetime(2025, 1, 2, 2, 0, tzinfo=timezone(timedelta(hours=5)))
+    naive_utc = datetime(2025, 1, 1, 21, 0)
+    columns = {
+        t.SHIPMENTS: {CID: ["C", "C"], t.SHIPMENT_DATE: [zoned, naive_utc]},
+        t.INTERACTIONS: {
+            CID: ["C", "C"],
+            t.TIMESTAMP: [zoned, naive_utc],
+            t.INTERACTION_TYPE: ["call", "call"],
+        },
+    }
+    history = HistoryArrays.from_columns(columns)
+    assert history.shipments.day.tolist() == [date_to_day(date(2025, 1, 1))] * 2
+    (contacts,) = [history.interactions["contact"]]
+    assert contacts.day.tolist() == [date_to_day(date(2025, 1, 1))] * 2
+
+
+def test_profile_text_keeps_true_and_one_apart_in_small_and_large_books() -> None:
+    """Mixed-type profile values map by their text whatever the book size (train/serve parity)."""
+    from berth.features._history import _FACTORIZE_MIN_VALUES, _map_values
+
+    def lower(v: object) -> str:
+        return str(v).lower()
+
+    values = np.array([True, 1, 1.0, None, "Yes"], dtype=object)
+    small = _map_values(values, lower, None, object)
+    large = _map_values(np.tile(values, _FACTORIZE_MIN_VALUES), lower, None, object)
+    assert small.tolist() == ["true", "1", "1.0", None, "yes"]
+    assert large[: values.shape[0]].tolist() == small.tolist()

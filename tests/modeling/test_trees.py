@@ -63,6 +63,9 @@ def test_a_wrong_tree_is_caught_by_the_check() -> None:
     broken = TreeEnsemble(**{**trees.__dict__, "default_left": ~trees.default_left})
     with pytest.raises(UnsupportedTreesError, match="disagrees"):
         broken.check_against(booster, trees.probe_rows(rng))
+    not_a_number = TreeEnsemble(**{**trees.__dict__, "value": np.full_like(trees.value, np.nan)})
+    with pytest.raises(UnsupportedTreesError, match="disagrees"):
+        not_a_number.check_against(booster, trees.probe_rows(rng))
 
 
 def test_categorical_splits_are_refused() -> None:

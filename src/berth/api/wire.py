@@ -9,8 +9,8 @@ The structs below mirror the pydantic models field for field, constraint for con
 refuses and keeps every value. When msgspec refuses a body, pydantic parses it again to report
 every problem at its field path (:func:`berth.api.body.decode_score_request`).
 
-Fields are declared in alphabetical order and ``None`` fields are omitted when encoding, so
-:func:`canonical_json` is the canonical form the prediction log hashes.
+``None`` fields are omitted when encoding and keys are sorted, so :func:`canonical_json` is the
+canonical form the prediction log hashes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ Amount = Annotated[float, msgspec.Meta(ge=0.0, le=_FINITE_MAX)]
 Number = Annotated[float, msgspec.Meta(ge=-_FINITE_MAX, le=_FINITE_MAX)]
 Score = Annotated[float, msgspec.Meta(ge=0.0, le=10.0)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# \Z, not $: Python's $ also matches before a trailing newline, pydantic's (Rust) regex does not.
+CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+\Z")]
 
 
 class _Leaf(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, gc=False):
@@ -122,9 +123,10 @@ class _Hashed(msgspec.Struct, kw_only=True, frozen=True, gc=False):
 
 
 SCORE_REQUEST_DECODER = msgspec.json.Decoder(ScoreRequest, strict=True)
-_ENCODER = msgspec.json.Encoder()
+_ENCODER = msgspec.json.Encoder(order="sorted")
 
 
 def canonical_json(customer: CustomerIn, as_of: date) -> bytes:
     """Compact JSON of ``as_of`` and the customer: keys sorted, no nulls, numbers as floats."""
+    # Customer's interactions and profile are kept when empty ([] and {}): CustomerIn omits nothing.
     return _ENCODER.encode(_Hashed(as_of=as_of, customer=customer))

@@ -105,8 +105,9 @@ class ChurnClassifier:
         try:
             trees = TreeEnsemble.from_booster(booster)
             trees.check_against(booster, trees.probe_rows(np.random.default_rng(0)))
-        except UnsupportedTreesError as exc:
-            log.warning("array evaluator unavailable; XGBoost scores every request", reason=str(exc))
+        except Exception as exc:  # the evaluator is optional: never fail a load XGBoost can serve
+            reason = str(exc) if isinstance(exc, UnsupportedTreesError) else repr(exc)
+            log.warning("array evaluator unavailable; XGBoost scores every request", reason=reason)
             trees = None
         return cls(
             booster=booster,
