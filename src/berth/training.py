@@ -171,6 +171,7 @@ def train_churn_model(
         build_snapshots(history, used, spec, config.partial_churn_share, progress=progress) if used else None
     )
     final = compute_features(history, end_day, spec)  # BG/NBD parameters at the training cutoff
+    history.drop_derived()  # every feature is computed: the caches would only sit beside the fit
     masks = {
         name: np.isin(snapshots.cutoff_day, days) if snapshots is not None else np.zeros(0, dtype=bool)
         for name, days in (

@@ -577,3 +577,16 @@ def test_profile_text_keeps_true_and_one_apart_in_small_and_large_books() -> Non
     large = _map_values(np.tile(values, _FACTORIZE_MIN_VALUES), lower, None, object)
     assert small.tolist() == ["true", "1", "1.0", None, "yes"]
     assert large[: values.shape[0]].tolist() == small.tolist()
+
+
+@SETTINGS
+@given(case=cases())
+def test_dropping_the_caches_changes_no_feature(case: Case) -> None:
+    history = HistoryArrays.from_port_data(case.data)
+    cutoff_day = date_to_day(case.cutoff)
+    spec = _with_btyd(plan_features(history, cutoff_day, case.spec))
+    before = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
+    history.drop_derived()
+    assert not history.shipments._derived
+    after = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
+    np.testing.assert_array_equal(after, before)

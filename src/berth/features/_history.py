@@ -260,6 +260,14 @@ class HistoryArrays:
             names.add("resolved_at")
         return frozenset(names)
 
+    def drop_derived(self) -> None:
+        """Free the cached cumulative sums and gaps (recomputed on demand): memory for the fit."""
+        tables = [self.shipments, *self.interactions.values()]
+        if self.resolutions is not None:
+            tables.append(self.resolutions)
+        for table in tables:
+            table._derived.clear()
+
     @property
     def n_customers(self) -> int:
         """Number of customers with at least one shipment."""
