@@ -44,6 +44,7 @@ INPUT_COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 
 CONTACT_TYPES = ("call", "email", "inquiry")
+_SENTIMENT_WORDS: Mapping[str, float] = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
 MEETING_TYPES = ("meeting",)
 # Interaction kinds features count; contact types share a code (they are counted together).
 _KIND_CODES: Mapping[str, int] = {
@@ -306,9 +307,7 @@ class HistoryArrays:
         ship_values["damaged"] = _bool_float(ships, "damaged")
         for name in ("cargo_type", "lane"):
             if name in ships.columns:
-                cat_codes = pd.factorize(ships[name])[0].astype(np.float64)
-                cat_codes[cat_codes < 0] = np.nan  # factorize codes a missing value as -1
-                ship_values[name] = cat_codes
+                ship_values[name] = _column_categories(ships[name])
         shipments = EventTable.build(codes.astype(np.int64), _days(ships[t.SHIPMENT_DATE]), ship_values)
 
         interactions: dict[str, EventTable] = {}
@@ -316,9 +315,7 @@ class HistoryArrays:
         if inter is not None:
             i_codes = inter_codes
             i_days = _days(inter[t.TIMESTAMP])
-            # Normalise the few distinct kinds, not every row: factorize, map the levels, take.
-            level_codes, levels = pd.factorize(inter[t.INTERACTION_TYPE])
-            kinds = _kind_codes([str(level) for level in levels], missing_last=True)[level_codes]
+            kinds = _map_levels(inter[t.INTERACTION_TYPE], _kind_code, -1, np.int8)
             score = _float(inter, "score")
             sentiment = _sentiment(inter)
             opened = _seconds(inter[t.TIMESTAMP])
@@ -366,7 +363,7 @@ class HistoryArrays:
             inter_ids = list(inter.get(t.CUSTOMER_ID, ()))
             i_codes = np.fromiter((index.get(c, -1) for c in inter_ids), dtype=np.int64, count=len(inter_ids))
             opened = _column_seconds(inter.get(t.TIMESTAMP, ()))
-            kinds = _kind_codes(inter.get(t.INTERACTION_TYPE, ()))
+            kinds = _map_levels(list(inter.get(t.INTERACTION_TYPE, ())), _kind_code, -1, np.int8)
             score = _column_float(inter.get("score"))
             sentiment = _column_sentiment(inter.get("sentiment"))
             resolved = _column_seconds(inter["resolved_at"]) if "resolved_at" in inter else None
@@ -447,36 +444,50 @@ def _column_float(values: Sequence[Any] | None) -> np.ndarray | None:
     return np.array(values, dtype=np.float64)  # None becomes NaN, booleans 1.0 / 0.0
 
 
-def _column_categories(values: Sequence[Any]) -> np.ndarray:
-    """Integer codes of the distinct values in order of appearance, NaN for None (as ``pd.factorize``)."""
-    if len(values) >= _FACTORIZE_MIN_VALUES:
-        codes = pd.factorize(np.asarray(values, dtype=object))[0].astype(np.float64)
-        codes[codes < 0] = np.nan
-        return codes
-    levels: dict[Any, int] = {}
-    return np.array(
-        [np.nan if v is None else levels.setdefault(v, len(levels)) for v in values], dtype=np.float64
-    )
+def _levels(values: pd.Series | Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Codes of the distinct values in order of first appearance (-1 for None) and those values.
 
-
-def _kind_codes(kinds: Sequence[Any], *, missing_last: bool = False) -> np.ndarray:
-    """Interaction kinds (any case, padded) as int8 codes of :data:`_KIND_CODES`, -1 for the rest.
-
-    ``missing_last`` appends a -1, so that ``pd.factorize``'s -1 for a missing kind indexes it.
+    ``pd.factorize`` for a pandas column or a long list; below :data:`_FACTORIZE_MIN_VALUES`
+    plain values, a dict, which costs less than pandas' call overhead.
     """
-    codes = [_KIND_CODES.get(str(kind).strip().lower(), -1) for kind in kinds]
-    return np.array([*codes, -1] if missing_last else codes, dtype=np.int8)
+    if isinstance(values, pd.Series) or len(values) >= _FACTORIZE_MIN_VALUES:
+        codes, uniques = pd.factorize(
+            values if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
+        )
+        return codes, list(uniques)
+    found: dict[Any, int] = {}
+    codes = np.array([-1 if v is None else found.setdefault(v, len(found)) for v in values], dtype=np.int64)
+    return codes, list(found)
+
+
+def _map_levels(
+    values: pd.Series | Sequence[Any], convert: Callable[[Any], Any], missing: Any, dtype: Any
+) -> np.ndarray:
+    """``convert`` of every value, computed once per distinct value; ``missing`` for None."""
+    codes, levels = _levels(values)
+    return np.array([*(convert(level) for level in levels), missing], dtype=dtype)[codes]  # -1: missing
+
+
+def _column_categories(values: pd.Series | Sequence[Any]) -> np.ndarray:
+    """Integer codes of the distinct values in order of appearance, NaN for None."""
+    codes = _levels(values)[0].astype(np.float64)
+    codes[codes < 0] = np.nan
+    return codes
+
+
+def _kind_code(kind: Any) -> int:
+    """An interaction kind (any case, padded) as its :data:`_KIND_CODES` code, -1 for the rest."""
+    return _KIND_CODES.get(str(kind).strip().lower(), -1)
 
 
 def _column_sentiment(values: Sequence[Any] | None) -> np.ndarray | None:
     if values is None:
         return None
-    words = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
     out = np.array(
         [
             np.nan
             if v is None
-            else (words.get(v.strip().lower(), np.nan) if isinstance(v, str) else float(v))
+            else (_SENTIMENT_WORDS.get(v.strip().lower(), np.nan) if isinstance(v, str) else float(v))
             for v in values
         ],
         dtype=np.float64,
@@ -492,9 +503,12 @@ def _sentiment(inter: pd.DataFrame) -> np.ndarray | None:
     if numeric.notna().any():
         values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        words = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
         values = (
-            col.astype("str").str.strip().str.lower().map(words).to_numpy(dtype=np.float64, na_value=np.nan)
+            col.astype("str")
+            .str.strip()
+            .str.lower()
+            .map(_SENTIMENT_WORDS)
+            .to_numpy(dtype=np.float64, na_value=np.nan)
         )
     return values
 
@@ -502,7 +516,7 @@ def _sentiment(inter: pd.DataFrame) -> np.ndarray | None:
 def _split_interactions(
     codes: np.ndarray,
     days: np.ndarray,
-    kind_code: np.ndarray,  # int8, from _kind_codes
+    kind_code: np.ndarray,  # int8, from _kind_code
     score: np.ndarray | None,
     sentiment: np.ndarray | None,
     opened_s: np.ndarray,
@@ -565,15 +579,11 @@ _FALSE = {"false", "0", "0.0", "no", "n", "f"}
 
 
 def _map_values(values: np.ndarray, convert: Callable[[Any], Any], missing: Any, dtype: Any) -> np.ndarray:
-    """``convert`` applied to every value (``missing`` for None / NaN), once per distinct value."""
-    # ``convert`` sees the text of each value: True, 1 and 1.0 stay distinct ("true", "1", "1.0"),
-    # as they would be one by one, though Python (and so pd.factorize) holds them equal.
+    """``convert`` of the text of every value (``missing`` for None / NaN), once per distinct text."""
+    # By text: True, 1 and 1.0 stay distinct ("true", "1", "1.0"), as they would be one by one,
+    # though Python (and so a dict or pd.factorize) holds them equal.
     text = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values]
-    if len(text) < _FACTORIZE_MIN_VALUES:
-        return np.array([missing if v is None else convert(v) for v in text], dtype=dtype)
-    codes, levels = pd.factorize(np.asarray(text, dtype=object))
-    mapped = np.array([*(convert(level) for level in levels), missing], dtype=dtype)
-    return mapped[codes]  # factorize's -1 (missing) takes the appended value
+    return _map_levels(text, convert, missing, dtype)
 
 
 def _bool_text(value: Any) -> float:
