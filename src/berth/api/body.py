@@ -72,9 +72,9 @@ def _too_large(count: int, limit: int) -> ProblemError:
 
 
 def check_batch_size(raw: bytes, limit: int) -> None:
-    """413 when the body holds more than ``limit`` customers, counted before any validation.
+    """413 when a body msgspec refused holds more than ``limit`` customers (counted with orjson).
 
-    Bodies too small to hold ``limit`` + 1 customers are not parsed twice.
+    Bodies too small to hold ``limit`` + 1 customers are not parsed.
     """
     if len(raw) <= (limit + 1) * MIN_CUSTOMER_BYTES:
         return
