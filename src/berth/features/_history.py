@@ -45,6 +45,10 @@ INPUT_COLUMNS: Mapping[str, tuple[str, ...]] = {
 
 CONTACT_TYPES = ("call", "email", "inquiry")
 _SENTIMENT_WORDS: Mapping[str, float] = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+_FLAG_WORDS: Mapping[str, float] = {
+    **dict.fromkeys(("true", "1", "1.0", "yes", "y"), 1.0),
+    **dict.fromkeys(("false", "0", "0.0", "no", "n"), 0.0),
+}
 MEETING_TYPES = ("meeting",)
 # Interaction kinds features count; contact types share a code (they are counted together).
 _KIND_CODES: Mapping[str, int] = {
@@ -98,21 +102,7 @@ def _bool_float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
     col = frame[column]
     if col.dtype == bool or pd.api.types.is_numeric_dtype(col.dtype):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
-    lowered = col.astype("str").str.strip().str.lower()
-    mapped = lowered.map(
-        {
-            "true": 1.0,
-            "1": 1.0,
-            "1.0": 1.0,
-            "yes": 1.0,
-            "y": 1.0,
-            "false": 0.0,
-            "0": 0.0,
-            "0.0": 0.0,
-            "no": 0.0,
-            "n": 0.0,
-        }
-    )
+    mapped = col.astype("str").str.strip().str.lower().map(_FLAG_WORDS)
     return mapped.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -574,8 +564,9 @@ def _profile_from_frame(
     return _profile_from_arrays(arrays, positions, len(index))
 
 
-_TRUE = {"true", "1", "1.0", "yes", "y", "t"}
-_FALSE = {"false", "0", "0.0", "no", "n", "f"}
+# Profile yes/no columns also take t / f (shipment flags do not).
+_TRUE = {word for word, flag in _FLAG_WORDS.items() if flag == 1.0} | {"t"}
+_FALSE = {word for word, flag in _FLAG_WORDS.items() if flag == 0.0} | {"f"}
 
 
 def _map_values(values: np.ndarray, convert: Callable[[Any], Any], missing: Any, dtype: Any) -> np.ndarray:
