@@ -207,11 +207,14 @@ class BundleScorer:
         """Scores of every customer with a shipment on or before ``as_of``."""
         bundle = self.bundle
         day = date_to_day(as_of)
-        codes = np.arange(history.n_customers, dtype=np.int64)
-        codes = codes[history.shipments.bounds(codes, day) > history.shipments.starts(codes)]
-        matrix = compute_features(history, day, bundle.spec, codes=codes, btyd_params=bundle.btyd_params)
         ships = history.shipments
-        eligible = ships.bounds(codes, day) > ships.bounds(codes, day - bundle.spec.lookback_days)
+        codes = np.arange(history.n_customers, dtype=np.int64)
+        lookback = bundle.spec.lookback_days
+        edges = ships.window_bounds(codes, day, (0, lookback))
+        scored = edges[0] > ships.starts(codes)  # a shipment on or before as_of
+        codes = codes[scored]
+        eligible = (edges[0] > edges[lookback])[scored]
+        matrix = compute_features(history, day, bundle.spec, codes=codes, btyd_params=bundle.btyd_params)
         fallback = self._btyd_probability(matrix.values)
         contributions = None
         if bundle.churn is not None:
