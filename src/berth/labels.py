@@ -19,7 +19,7 @@ import numpy as np
 from rich.progress import Progress
 
 from berth.errors import InsufficientHistoryError
-from berth.features import FeatureSpec, HistoryArrays, compute_features
+from berth.features import FeatureSpec, HistoryArrays, compute_features, eligible_codes
 from berth.modeling.btyd import BGNBDParams
 
 
@@ -76,7 +76,7 @@ def snapshot_cutoffs(
 class Snapshots:
     """Stacked (customer, cutoff) rows with features and labels for training and evaluation."""
 
-    values: np.ndarray
+    values: np.ndarray  # float32 (XGBoost's own precision)
     churned: np.ndarray
     partial_churned: np.ndarray
     cutoff_day: np.ndarray
@@ -88,9 +88,12 @@ class Snapshots:
         return int(self.churned.shape[0])
 
     def select(self, mask: np.ndarray) -> Snapshots:
-        """Rows where ``mask`` holds."""
+        """Rows where ``mask`` holds (a view when they are one block, as the cutoffs of a time slice are)."""
+        rows = np.flatnonzero(mask)
+        block = rows.shape[0] > 0 and int(rows[-1]) - int(rows[0]) + 1 == rows.shape[0]
+        values = self.values[int(rows[0]) : int(rows[-1]) + 1] if block else self.values[rows]
         return Snapshots(
-            values=self.values[mask],
+            values=values,
             churned=self.churned[mask],
             partial_churned=self.partial_churned[mask],
             cutoff_day=self.cutoff_day[mask],
@@ -111,22 +114,32 @@ def build_snapshots(
     """Features at each cutoff and labels from the horizon after it, stacked oldest first."""
     if not cutoffs:
         raise InsufficientHistoryError("no labelled cutoff fits in the history for this horizon")
-    parts = []
+    # Rows are known before any feature is computed (eligibility is a binary search), so the
+    # float32 matrix is filled in place: no per-cutoff parts stacked into a second copy.
+    eligible = [eligible_codes(history, cutoff, spec.lookback_days) for cutoff in cutoffs]
+    ends = np.cumsum([codes.shape[0] for codes in eligible])
+    # float32: what XGBoost reads anyway (it converts float64 input), at half the memory.
+    values = np.empty((int(ends[-1]), len(spec.feature_names)), dtype=np.float32)
+    churned = np.empty(values.shape[0], dtype=np.int8)
+    partial_churned = np.empty(values.shape[0], dtype=np.int8)
+    cutoff_day = np.empty(values.shape[0], dtype=np.int64)
     params: dict[int, BGNBDParams | None] = {}
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task("Building snapshots", total=len(cutoffs))
-        for cutoff in cutoffs:
-            matrix = compute_features(history, cutoff, spec)
-            labels = label_customers(history, matrix.codes, cutoff, spec.horizon_days, partial_churn_share)
+        for cutoff, codes, end in zip(cutoffs, eligible, ends, strict=True):
+            rows = slice(int(end) - codes.shape[0], int(end))
+            matrix = compute_features(history, cutoff, spec, codes=codes, out=values[rows])
+            labels = label_customers(history, codes, cutoff, spec.horizon_days, partial_churn_share)
+            churned[rows], partial_churned[rows] = labels.churned, labels.partial_churned
+            cutoff_day[rows] = cutoff
             params[cutoff] = matrix.btyd_params
-            parts.append((matrix, labels))
             bar.advance(task)
     return Snapshots(
-        values=np.vstack([m.values for m, _ in parts]),
-        churned=np.concatenate([lab.churned for _, lab in parts]),
-        partial_churned=np.concatenate([lab.partial_churned for _, lab in parts]),
-        cutoff_day=np.concatenate([np.full(m.codes.shape[0], m.cutoff_day) for m, _ in parts]),
-        codes=np.concatenate([m.codes for m, _ in parts]),
+        values=values,
+        churned=churned,
+        partial_churned=partial_churned,
+        cutoff_day=cutoff_day,
+        codes=np.concatenate(eligible),
         feature_names=spec.feature_names,
         btyd_params=params,
     )

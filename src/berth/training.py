@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow
 
 from berth._logging import get_logger
 from berth.bundle import ModelBundle, library_versions
@@ -22,7 +23,6 @@ from berth.config import TrainConfig
 from berth.errors import InsufficientHistoryError
 from berth.evaluation import churn_metrics, plot_calibration, plot_gains, plot_importance, plot_roc
 from berth.features import (
-    INPUT_COLUMNS,
     FeatureSpec,
     HistoryArrays,
     compute_features,
@@ -33,7 +33,7 @@ from berth.features import (
 from berth.labels import Snapshots, build_snapshots, snapshot_cutoffs
 from berth.modeling import baselines
 from berth.modeling.churn import ChurnClassifier, fit_churn_classifier
-from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, TIMESTAMP, PortData
+from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, PortData
 
 log = get_logger(__name__)
 _IMPORTANCE_SAMPLE = 2_000
@@ -84,25 +84,6 @@ class TrainedModel:
         )
 
 
-def _project(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Only the columns features read (ids, channels and the like would be copied for nothing)."""
-    return frame[[c for c in INPUT_COLUMNS[table] if c in frame.columns]]
-
-
-def restrict_to_cutoff(data: PortData, cutoff: date) -> PortData:
-    """Only what was known on ``cutoff``: later events dropped, later resolutions unknown."""
-    end = pd.Timestamp(cutoff) + pd.Timedelta(days=1)
-    ships = _project(data.shipments, "shipments")
-    ships = ships[ships[SHIPMENT_DATE] < end]
-    inter = data.interactions
-    if inter is not None:
-        inter = _project(inter, "interactions")
-        inter = inter[inter[TIMESTAMP] < end]
-        if "resolved_at" in inter.columns:
-            inter = inter.assign(resolved_at=inter["resolved_at"].where(inter["resolved_at"] < end))
-    return PortData(shipments=ships, interactions=inter, customers=data.customers, notes=data.notes)
-
-
 def split_cutoffs(cutoffs: list[int], horizon_days: int, config: TrainConfig) -> TimeSplit:
     """Validation = latest cutoffs; calibration before them; training before that (embargo applied)."""
     remaining = sorted(cutoffs)
@@ -140,12 +121,16 @@ def train_churn_model(
     horizon = horizon_days or config.horizon_days
     last_date = pd.Timestamp(data.shipments[SHIPMENT_DATE].max()).date()
     cutoff = cutoff or last_date
-    known = restrict_to_cutoff(data, cutoff)
-    if known.shipments.empty:
+    # Arrow's allocator keeps what it freed (reading the tables, the build's temporaries) for
+    # reuse by Arrow alone: hand it back to the system before and after the history build.
+    pyarrow.default_memory_pool().release_unused()
+    # Only what was known on the cutoff, masked inside the history build rather than by filtered
+    # copies of the tables (which cost as much memory as the history itself at 100k customers).
+    history = HistoryArrays.from_port_data(data, known_until=cutoff)
+    pyarrow.default_memory_pool().release_unused()
+    if len(history.shipments) == 0:
         raise InsufficientHistoryError(f"no shipment on or before the training cutoff {cutoff}")
-    history = HistoryArrays.from_port_data(known)
-    notes = list(known.notes)
-    del known  # the projected copy: everything below reads the history arrays (peak memory)
+    notes = list(data.notes)
     first_day = int(history.shipments.day.min())
     end_day = date_to_day(cutoff)
     spec = plan_features(

@@ -9,7 +9,15 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from berth.features import FeatureSpec, HistoryArrays, build_features, date_to_day, plan_features
+from berth.features import (
+    INPUT_COLUMNS,
+    EventTable,
+    FeatureSpec,
+    HistoryArrays,
+    build_features,
+    date_to_day,
+    plan_features,
+)
 from berth.labels import label_customers
 from berth.tables import PortData
 
@@ -151,6 +159,66 @@ def test_data_after_cutoff_changes_no_earlier_label(seed: int, n_customers: int,
         )
 
     pd.testing.assert_frame_equal(labels(data), labels(tampered))
+
+
+def _filtered_to(data: PortData, cutoff: date) -> PortData:
+    """The tables as known on ``cutoff``, filtered row by row: later events dropped, later
+    resolutions unknown. The plain-pandas statement of what ``known_until`` must mean."""
+    end = pd.Timestamp(cutoff) + pd.Timedelta(days=1)
+    ships = data.shipments[[c for c in INPUT_COLUMNS["shipments"] if c in data.shipments.columns]]
+    ships = ships[ships["shipment_date"] < end]
+    inter = data.interactions
+    if inter is not None:
+        inter = inter[[c for c in INPUT_COLUMNS["interactions"] if c in inter.columns]]
+        inter = inter[inter["timestamp"] < end]
+        inter = inter.assign(resolved_at=inter["resolved_at"].where(inter["resolved_at"] < end))
+    return PortData(shipments=ships, interactions=inter, customers=data.customers)
+
+
+def _assert_same_table(left: EventTable | None, right: EventTable | None, name: str) -> None:
+    assert (left is None) == (right is None), name
+    if left is None or right is None:
+        return
+    for part in ("code", "day", "key"):
+        np.testing.assert_array_equal(getattr(left, part), getattr(right, part), err_msg=f"{name}.{part}")
+    assert set(left.values) == set(right.values), name
+    for column, values in left.values.items():
+        if column in ("cargo_type", "lane"):
+            # Category codes are labels (features count and compare them): equal up to renaming.
+            values, other = pd.factorize(values)[0], pd.factorize(right.values[column])[0]
+        else:
+            other = right.values[column]
+        np.testing.assert_array_equal(values, other, err_msg=f"{name}.{column}")
+
+
+def _assert_same_history(left: HistoryArrays, right: HistoryArrays) -> None:
+    np.testing.assert_array_equal(left.customer_ids, right.customer_ids)
+    _assert_same_table(left.shipments, right.shipments, "shipments")
+    assert set(left.interactions) == set(right.interactions)
+    for kind, table in left.interactions.items():
+        _assert_same_table(table, right.interactions[kind], kind)
+    _assert_same_table(left.resolutions, right.resolutions, "resolutions")
+    assert set(left.profile) == set(right.profile)
+    for column, values in left.profile.items():
+        np.testing.assert_array_equal(values, right.profile[column], err_msg=column)
+    for column, values in left.profile_categories.items():
+        np.testing.assert_array_equal(values, right.profile_categories[column], err_msg=column)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(seed=st.integers(0, 10_000), n_customers=st.integers(1, 25), cutoff_offset=st.integers(-5, 760))
+def test_known_until_is_the_history_of_the_tables_filtered_to_the_day(
+    seed: int, n_customers: int, cutoff_offset: int
+) -> None:
+    """Training masks later events inside the history build instead of copying filtered tables:
+    it must be exactly the history of the filtered tables, and blind to anything after the day."""
+    data = _history(seed, n_customers, 730)
+    cutoff = START + timedelta(days=cutoff_offset)
+    known = HistoryArrays.from_port_data(data, known_until=cutoff)
+    _assert_same_history(known, HistoryArrays.from_port_data(_filtered_to(data, cutoff)))
+    _assert_same_history(
+        known, HistoryArrays.from_port_data(_tamper_after(data, cutoff, seed), known_until=cutoff)
+    )
 
 
 def test_tampering_is_not_a_no_op() -> None:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ from berth.features import (
     date_to_day,
     plan_features,
 )
+from berth.features import _build as features_build
 from berth.features.reference import reference_features
 from berth.modeling.btyd import BGNBDParams
 from berth.tables import PortData
@@ -590,3 +592,21 @@ def test_dropping_the_caches_changes_no_feature(case: Case) -> None:
     assert not history.shipments._derived
     after = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
     np.testing.assert_array_equal(after, before)
+
+
+@SETTINGS
+@given(case=cases())
+def test_small_blocks_and_a_given_output_array_change_no_feature(case: Case) -> None:
+    """Category concentration runs in blocks of customers, and training fills a preallocated
+    float32 matrix: neither may change a value (beyond float32 rounding for the latter)."""
+    history = HistoryArrays.from_port_data(case.data)
+    cutoff_day = date_to_day(case.cutoff)
+    spec = _with_btyd(plan_features(history, cutoff_day, case.spec))
+    whole = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
+    with mock.patch.object(features_build, "_CONCENTRATION_BLOCK", 3):
+        blocks = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
+    np.testing.assert_array_equal(blocks, whole)
+    out = np.zeros(whole.shape, dtype=np.float32)
+    filled = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS, out=out)
+    assert filled.values is out
+    np.testing.assert_array_equal(out, whole.astype(np.float32))

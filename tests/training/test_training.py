@@ -10,9 +10,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from berth.config import SplitConfig, TrainConfig
+from berth.features import HistoryArrays
 from berth.simulate import SimulationConfig, simulate_port
 from berth.tables import PortData
-from berth.training import restrict_to_cutoff, split_cutoffs, train_churn_model
+from berth.training import split_cutoffs, train_churn_model
 
 from .conftest import START, port_data
 
@@ -28,7 +29,7 @@ def test_split_is_by_time_with_embargo() -> None:
     assert len(split.train) <= config.max_cutoffs
 
 
-def test_restrict_to_cutoff_hides_later_resolutions() -> None:
+def test_known_until_hides_later_events_and_resolutions() -> None:
     ships = pd.DataFrame(
         {"customer_id": ["a", "a"], "shipment_date": pd.to_datetime(["2024-01-01", "2024-03-01"])}
     )
@@ -40,10 +41,11 @@ def test_restrict_to_cutoff_hides_later_resolutions() -> None:
             "resolved_at": pd.to_datetime(["2024-02-20", "2024-03-06"]),
         }
     )
-    cut = restrict_to_cutoff(PortData(ships, inter), date(2024, 2, 10))
-    assert len(cut.shipments) == 1
-    assert len(cut.interactions) == 1
-    assert cut.interactions["resolved_at"].isna().all()
+    known = HistoryArrays.from_port_data(PortData(ships, inter), known_until=date(2024, 2, 10))
+    assert len(known.shipments) == 1
+    assert len(known.interactions["complaint"]) == 1
+    assert known.resolutions is not None
+    assert len(known.resolutions) == 0
 
 
 def test_trains_a_calibrated_model_that_beats_baselines(small_port, fast_config) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from berth.features._history import EventTable, HistoryArrays
+from berth.features._history import EventTable, HistoryArrays, _leading_zero_cumsum
 from berth.features._spec import TREND_WINDOWS, FeatureSpec
 from berth.modeling import btyd
 
@@ -33,16 +33,35 @@ class FeatureMatrix:
     btyd_params: btyd.BGNBDParams | None
 
 
-def _csum(values: np.ndarray) -> np.ndarray:
-    out = np.empty(values.shape[0] + 1, dtype=np.float64)
-    out[0] = 0.0
-    np.cumsum(values, out=out[1:])
-    return out
+_CONCENTRATION_BLOCK = 1 << 20
 
 
 def _nan_as_zero(values: np.ndarray) -> np.ndarray:
     """Missing values as 0 (inputs are finite or NaN; ``np.nan_to_num`` costs 10x more per call)."""
     return np.where(np.isnan(values), 0.0, values)
+
+
+def _flags_or_zero_filled(values: np.ndarray) -> np.ndarray:
+    """0/1 values (missing as 0) as booleans, so their sums are exact integer counts; others as is."""
+    flags = values == 1.0
+    if bool(((values == 0.0) | flags | np.isnan(values)).all()):
+        return flags
+    return _nan_as_zero(values)
+
+
+def _priced_sum(ships: EventTable, column: str, other: str, plain: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``column`` over shipments whose ``other`` is known (for price per unit).
+
+    When ``other`` is known for every shipment it is the plain cumulative sum: shared, not copied.
+    """
+
+    def compute(table: EventTable) -> np.ndarray:
+        known = np.isfinite(table.values[other])
+        if bool(known.all()):
+            return plain
+        return _leading_zero_cumsum(np.where(known, _nan_as_zero(table.values[column]), 0.0))
+
+    return ships.derived(f"cumsum:{column}_priced", compute)
 
 
 def _zero_filled(column: str) -> Callable[[EventTable], np.ndarray]:
@@ -58,21 +77,23 @@ def _new_day(table: EventTable) -> np.ndarray:
     """True on the first event of each (customer, day)."""
     new_day = np.ones(len(table), dtype=bool)
     if len(table) > 1:
-        new_day[1:] = (table.code[1:] != table.code[:-1]) | (table.day[1:] != table.day[:-1])
+        new_day[1:] = table.key[1:] >> 32 != table.key[:-1] >> 32
+        day = table.day
+        new_day[1:] |= day[1:] != day[:-1]
     return new_day
 
 
 def _gaps(table: EventTable) -> np.ndarray:
-    """Days since the customer's previous shipping day, on the first event of each new day; else 0."""
+    """Days since the customer's previous shipping day, on the first event of each new day; else 0.
 
-    def compute(tb: EventTable) -> np.ndarray:
-        gap = np.zeros(len(tb), dtype=np.float64)
-        if len(tb) > 1:
-            same = (tb.code[1:] == tb.code[:-1]) & (tb.day[1:] != tb.day[:-1])
-            gap[1:] = np.where(same, tb.day[1:] - tb.day[:-1], 0.0)
-        return gap
-
-    return table.derived("gap", compute)
+    Not cached: only its three cumulative sums (cached) read it.
+    """
+    gap = np.zeros(len(table), dtype=np.int32)  # whole days
+    if len(table) > 1:
+        code, day = table.code, table.day
+        same = (code[1:] == code[:-1]) & (day[1:] != day[:-1])
+        gap[1:] = np.where(same, day[1:] - day[:-1], 0)
+    return gap
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -107,7 +128,7 @@ def _last_value(table: EventTable, name: str, start: np.ndarray, hi: np.ndarray,
 def _last_day(table: EventTable, start: np.ndarray, hi: np.ndarray) -> np.ndarray:
     ok = hi > start
     out = np.full(start.shape[0], _NAN)
-    out[ok] = table.day[hi[ok] - 1]
+    out[ok] = table.day_at(hi[ok] - 1)
     return out
 
 
@@ -140,8 +161,8 @@ def _shipment_features(
     # the events on or before day c - w.
     bound = ships.window_bounds(k, c, (0, 30, 90, 180, 365, *(2 * w for w in TREND_WINDOWS)))
     hi = bound[0]
-    first_day = ships.day[start].astype(np.float64)
-    last_day = ships.day[hi - 1].astype(np.float64)
+    first_day = ships.day_at(start).astype(np.float64)
+    last_day = ships.day_at(hi - 1).astype(np.float64)
     out["recency_days"] = c - last_day
     out["first_shipment_age_days"] = c - first_day
     for w in (30, 90, 180, 365):
@@ -153,13 +174,13 @@ def _shipment_features(
         )
 
     # Cadence on distinct shipping days: a customer's own usual gap is the yardstick.
-    nd = ships.cumulative("new_day", lambda tb: _new_day(tb).astype(np.float64))
+    nd = ships.cumulative("new_day", _new_day)
     distinct_all = nd[hi] - nd[start]
     out["active_days_365"] = nd[hi] - nd[bound[365]]
     mean_gap_all = _ratio(last_day - first_day, distinct_all - 1.0)
     g_sum = ships.cumulative("gap", _gaps)
-    g_sq = ships.cumulative("gap_sq", lambda tb: _gaps(tb) ** 2)
-    g_n = ships.cumulative("gap_n", lambda tb: (_gaps(tb) > 0).astype(np.float64))
+    g_sq = ships.cumulative("gap_sq", lambda tb: _gaps(tb).astype(np.float64) ** 2)
+    g_n = ships.cumulative("gap_n", lambda tb: _gaps(tb) > 0)
     lo = bound[365]
     n_gaps = g_n[hi] - g_n[lo]
     mean_gap = _ratio(g_sum[hi] - g_sum[lo], n_gaps)
@@ -196,18 +217,8 @@ def _shipment_features(
             out[f"revenue_trend_{w}"] = _log_ratio(cr[hi] - cr[bound[w]], previous)
         if "volume" in sums:
             # price per unit only over shipments with both revenue and volume known
-            cv = ships.cumulative(
-                "volume_priced",
-                lambda tb: np.where(
-                    np.isfinite(tb.values["revenue"]), _nan_as_zero(tb.values["volume"]), 0.0
-                ),
-            )
-            cr_priced = ships.cumulative(
-                "revenue_priced",
-                lambda tb: np.where(
-                    np.isfinite(tb.values["volume"]), _nan_as_zero(tb.values["revenue"]), 0.0
-                ),
-            )
+            cv = _priced_sum(ships, "volume", "revenue", sums["volume"])
+            cr_priced = _priced_sum(ships, "revenue", "volume", sums["revenue"])
             b90, b180 = bound[90], bound[180]
             rpu_recent = _ratio(cr_priced[hi] - cr_priced[b90], cv[hi] - cv[b90])
             rpu_before = _ratio(cr_priced[b90] - cr_priced[b180], cv[b90] - cv[b180])
@@ -219,19 +230,17 @@ def _shipment_features(
             out["margin_share_365"] = _ratio(rev - (cc[hi] - cc[bound[365]]), rev)
     if "delay_hours" in values:
         threshold = spec.on_time_threshold_hours
-        cn = ships.cumulative("delay_n", lambda tb: np.isfinite(tb.values["delay_hours"]).astype(np.float64))
+        cn = ships.cumulative("delay_n", lambda tb: np.isfinite(tb.values["delay_hours"]))
         cd = ships.cumulative("delay", lambda tb: _nan_as_zero(tb.values["delay_hours"]))
-        co = ships.cumulative(
-            f"on_time_{threshold}", lambda tb: (tb.values["delay_hours"] <= threshold).astype(np.float64)
-        )
+        co = ships.cumulative(f"on_time_{threshold}", lambda tb: tb.values["delay_hours"] <= threshold)
         for w in (90, 365):
             count = cn[hi] - cn[bound[w]]
             out[f"on_time_share_{w}"] = _ratio(co[hi] - co[bound[w]], count)
             out[f"delay_mean_hours_{w}"] = _ratio(cd[hi] - cd[bound[w]], count)
         out["delay_trend_hours"] = out["delay_mean_hours_90"] - out["delay_mean_hours_365"]
     if "damaged" in values:
-        cn = ships.cumulative("damaged_n", lambda tb: np.isfinite(tb.values["damaged"]).astype(np.float64))
-        cdmg = ships.cumulative("damaged", lambda tb: _nan_as_zero(tb.values["damaged"]))
+        cn = ships.cumulative("damaged_n", lambda tb: np.isfinite(tb.values["damaged"]))
+        cdmg = ships.cumulative("damaged", lambda tb: _flags_or_zero_filled(tb.values["damaged"]))
         out["damage_rate_365"] = _ratio(cdmg[hi] - cdmg[bound[365]], cn[hi] - cn[bound[365]])
     for name, feature in (("cargo_type", "top_cargo_share_365"), ("lane", "lanes_365")):
         if name in values:
@@ -240,16 +249,33 @@ def _shipment_features(
 
 
 def _concentration(categories: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, top_share: bool) -> np.ndarray:
-    """Share of the top category (or the number of distinct categories) per customer in [lo, hi)."""
-    idx, rows = _concat_ranges(lo, hi)
+    """Share of the top category (or the number of distinct categories) per customer in [lo, hi).
+
+    Customers are taken in blocks of about :data:`_CONCENTRATION_BLOCK` events: every event of
+    the window is materialised with its row, which over a whole book would cost hundreds of MB.
+    """
     out = np.full(lo.shape[0], _NAN)
+    ends = np.cumsum(np.maximum(hi - lo, 0))
+    first = 0
+    while first < lo.shape[0]:
+        done = int(ends[first - 1]) if first else 0
+        last = max(int(np.searchsorted(ends, done + _CONCENTRATION_BLOCK, side="right")), first + 1)
+        _concentration_block(categories, lo[first:last], hi[first:last], out[first:last], top_share)
+        first = last
+    return out
+
+
+def _concentration_block(
+    categories: np.ndarray, lo: np.ndarray, hi: np.ndarray, out: np.ndarray, top_share: bool
+) -> None:
+    idx, rows = _concat_ranges(lo, hi)
     if idx.shape[0] == 0:
-        return out
+        return
     cats = categories[idx]
     known = np.isfinite(cats)
     rows, cats = rows[known], cats[known].astype(np.int64)
     if rows.shape[0] == 0:
-        return out
+        return
     n_levels = int(cats.max()) + 1
     pairs, counts = np.unique(rows.astype(np.int64) * n_levels + cats, return_counts=True)
     pair_rows = pairs // n_levels
@@ -261,7 +287,6 @@ def _concentration(categories: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, to
         out[row_ids] = top / totals
     else:
         out[row_ids] = np.diff(np.r_[group_starts, pairs.shape[0]])
-    return out
 
 
 def _interaction_features(
@@ -426,12 +451,17 @@ def compute_features(
     *,
     codes: np.ndarray | None = None,
     btyd_params: btyd.BGNBDParams | None = None,
+    out: np.ndarray | None = None,
 ) -> FeatureMatrix:
-    """Feature matrix at ``cutoff_day`` in the spec's column order (eligible customers by default)."""
+    """Feature matrix at ``cutoff_day`` in the spec's column order (eligible customers by default).
+
+    ``out``: a (customers × features) float array to fill instead of a new float64 one (training
+    stacks every cutoff into one float32 matrix).
+    """
     if codes is None:
         codes = eligible_codes(history, cutoff_day, spec.lookback_days)
     raw, params = compute_raw_features(history, codes, cutoff_day, spec, btyd_params)
-    values = _assemble(raw, spec.feature_names, codes.shape[0])
+    values = _assemble(raw, spec.feature_names, codes.shape[0], out)
     return FeatureMatrix(
         codes=codes,
         values=values,
@@ -441,8 +471,16 @@ def compute_features(
     )
 
 
-def _assemble(raw: Mapping[str, np.ndarray], names: tuple[str, ...], n_rows: int) -> np.ndarray:
-    values = np.full((n_rows, len(names)), _NAN)
+def _assemble(
+    raw: Mapping[str, np.ndarray], names: tuple[str, ...], n_rows: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    if out is None:
+        values = np.full((n_rows, len(names)), _NAN)
+    else:
+        if out.shape != (n_rows, len(names)):
+            raise ValueError(f"out has shape {out.shape}; expected {(n_rows, len(names))}")
+        values = out
+        values.fill(_NAN)
     for j, name in enumerate(names):
         column = raw.get(name)
         if column is not None:

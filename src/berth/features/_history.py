@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,8 @@ from berth.tables import PortData
 
 _DAY_OFFSET = 1 << 31  # keeps day + offset positive inside the low 32 bits of the key
 _SECONDS_PER_DAY = 86_400.0
+_NAT_DAY = np.iinfo(np.int64).min
+_LOW_32 = np.int64((1 << 32) - 1)  # what _days gives a missing date
 
 # The columns features read; everything else in the tables (ids, channels, ...) is ignored.
 INPUT_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -144,19 +147,50 @@ def _in_order(code: np.ndarray, day: np.ndarray) -> bool:
 
 
 def _leading_zero_cumsum(values: np.ndarray) -> np.ndarray:
-    return np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
+    """Cumulative sum with a leading zero. Exact and small where it can be: counts (booleans) and
+    non-negative integers whose total fits as int32 (half the memory of float64); float64 else."""
+    dtype: type[np.generic] = np.float64
+    if values.dtype.kind in "bui":
+        total = int(values.sum(dtype=np.int64))
+        lowest = int(values.min()) if values.shape[0] else 0
+        dtype = np.int32 if lowest >= 0 and total <= np.iinfo(np.int32).max else np.int64
+    out = np.empty(values.shape[0] + 1, dtype=dtype)
+    out[0] = 0
+    np.cumsum(values, dtype=out.dtype, out=out[1:])
+    return out
+
+
+# A value column, or a function making it: made one at a time, so building a table of millions
+# of events holds one column twice (source and sorted copy), not all of them.
+ValueColumn = np.ndarray | Callable[[], np.ndarray | None] | None
 
 
 @dataclass(frozen=True)
 class EventTable:
-    """Events of one kind, sorted by (customer code, day), with value columns aligned to them."""
+    """Events of one kind, sorted by (customer code, day), with value columns aligned to them.
 
-    code: np.ndarray
-    day: np.ndarray
+    Only the search key ``(code << 32) | (day + offset)`` is stored; ``code`` and ``day`` are read
+    back from it (one int64 per event instead of three).
+    """
+
     key: np.ndarray
     values: Mapping[str, np.ndarray]
     # Derived arrays (cumulative sums, gaps) computed once and shared by every cutoff.
     _derived: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def code(self) -> np.ndarray:
+        """Customer code of every event (computed from the key)."""
+        return self.key >> 32
+
+    @property
+    def day(self) -> np.ndarray:
+        """Day number of every event (computed from the key)."""
+        return self.day_at(slice(None))
+
+    def day_at(self, index: np.ndarray | slice) -> np.ndarray:
+        """Day numbers of the events at ``index``."""
+        return (self.key[index] & _LOW_32) - _DAY_OFFSET
 
     def derived(self, name: str, compute: Callable[[EventTable], np.ndarray]) -> np.ndarray:
         """A cached array derived from this table (same table, same result, computed once)."""
@@ -167,38 +201,45 @@ class EventTable:
         return cached
 
     def cumulative(self, name: str, compute: Callable[[EventTable], np.ndarray]) -> np.ndarray:
-        """Cached cumulative sum with a leading zero: sum over [lo, hi) is ``cs[hi] - cs[lo]``."""
+        """Cached cumulative sum with a leading zero: sum over [lo, hi) is ``cs[hi] - cs[lo]``.
+
+        Boolean and integer ``compute`` results give integer sums (exact; their differences stay
+        integers, their ratios are float64).
+        """
         return self.derived(f"cumsum:{name}", lambda table: _leading_zero_cumsum(compute(table)))
 
     @classmethod
-    def build(cls, code: np.ndarray, day: np.ndarray, values: Mapping[str, np.ndarray | None]) -> EventTable:
+    def build(cls, code: np.ndarray, day: np.ndarray, values: Mapping[str, ValueColumn]) -> EventTable:
         """Sort events by (code, day) and build the search key (events with code −1 are dropped)."""
-        keep = code >= 0
-        if not keep.all():
+        keep: np.ndarray | None = code >= 0
+        if keep is not None and keep.all():
+            keep = None
+        if keep is not None:
             code, day = code[keep], day[keep]
-            values = {name: (v[keep] if v is not None else None) for name, v in values.items()}
-        if code.shape[0] == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return cls(
-                code=empty,
-                day=empty,
-                key=empty,
-                values={name: np.empty(0) for name, v in values.items() if v is not None},
-            )
         code, day = code.astype(np.int64, copy=False), day.astype(np.int64, copy=False)
-        if _in_order(code, day):
+        order: np.ndarray | None = None
+        if code.shape[0] == 0:
+            key = np.empty(0, dtype=np.int64)
+        elif _in_order(code, day):
             # Already in order (one customer's request, a book exported by customer and date):
             # a stable sort would be the identity, so skip it and the gathers.
-            present = {name: v for name, v in values.items() if v is not None}
-            return cls(code=code, day=day, key=(code << 32) | (day + _DAY_OFFSET), values=present)
-        order, sorted_code, sorted_day = _sorted_events(code, day)
-        gathered = {name: v[order] for name, v in values.items() if v is not None}
-        return cls(
-            code=sorted_code,
-            day=sorted_day,
-            key=(sorted_code << 32) | (sorted_day + _DAY_OFFSET),
-            values=gathered,
-        )
+            key = (code << 32) | (day + _DAY_OFFSET)
+        else:
+            order, sorted_code, sorted_day = _sorted_events(code, day)
+            sorted_code <<= 32
+            sorted_code |= sorted_day + _DAY_OFFSET
+            key = sorted_code
+            del sorted_day
+        del code, day
+        columns: dict[str, np.ndarray] = {}
+        for name, column in values.items():
+            made = column() if callable(column) else column
+            if made is None:
+                continue
+            if keep is not None:
+                made = made[keep]
+            columns[name] = made[order] if order is not None else made
+        return cls(key=key, values=columns)
 
     def __len__(self) -> int:
         return int(self.key.shape[0])
@@ -270,46 +311,71 @@ class HistoryArrays:
         return len(self.shipments) + self.interaction_rows
 
     @classmethod
-    def from_port_data(cls, data: PortData) -> HistoryArrays:
-        """Build from validated canonical tables (training and batch scoring)."""
+    def from_port_data(cls, data: PortData, *, known_until: date | None = None) -> HistoryArrays:
+        """Build from validated canonical tables (training and batch scoring).
+
+        With ``known_until``, only what was known at the end of that day: later shipments and
+        interactions are left out and later complaint resolutions are unknown — the same history
+        as from the tables filtered to that day, without copying them (training's peak memory).
+        """
         ships = data.shipments
         inter = data.interactions
         n_ships = len(ships)
+        ship_days = _days(ships[t.SHIPMENT_DATE])
+        i_days = _days(inter[t.TIMESTAMP]) if inter is not None else np.empty(0, dtype=np.int64)
+        last_day = date_to_day(known_until) if known_until is not None else None
         if inter is not None and len(inter):
             # One factorize over both tables: shipment ids come first, so shipping customers get
             # codes 0..k-1; cheaper than factorizing one table and looking the other up.
             all_codes, all_uniques = pd.factorize(
                 pd.concat([ships[t.CUSTOMER_ID], inter[t.CUSTOMER_ID]], ignore_index=True)
             )
-            codes = all_codes[:n_ships]
-            n_shipping = int(codes.max()) + 1 if n_ships else 0
+            codes = all_codes[:n_ships].astype(np.int64)
             inter_codes = all_codes[n_ships:].astype(np.int64)
-            inter_codes[inter_codes >= n_shipping] = -1  # interactions of customers without shipments
-            uniques = all_uniques[:n_shipping]
         else:
-            codes, uniques = pd.factorize(ships[t.CUSTOMER_ID])
+            codes, all_uniques = pd.factorize(ships[t.CUSTOMER_ID])
+            codes = codes.astype(np.int64)
             inter_codes = np.empty(0, dtype=np.int64)
+        del_ship = _not_known(ship_days, last_day)
+        if del_ship is not None:
+            codes[del_ship] = -1
+            # Codes again, in order of first appearance among the known shipments: exactly the
+            # codes a factorize of the filtered tables would give.
+            known_codes, present = pd.factorize(codes[~del_ship])
+            remap = np.full(len(all_uniques), -1, dtype=np.int64)
+            remap[present] = np.arange(present.shape[0])
+            codes[~del_ship] = known_codes
+            inter_codes = np.where(inter_codes >= 0, remap[inter_codes], -1)
+            uniques = all_uniques.take(present)
+        else:
+            uniques = all_uniques[: int(codes.max()) + 1 if n_ships else 0]
+        inter_codes[inter_codes >= len(uniques)] = -1  # interactions of customers without shipments
+        del_inter = _not_known(i_days, last_day)
+        if del_inter is not None:
+            inter_codes[del_inter] = -1
         customer_ids = np.asarray(uniques, dtype=object)
         index = pd.Index(uniques)
-        ship_values: dict[str, np.ndarray | None] = {
-            name: _float(ships, name) for name in ("volume", "revenue", "cost", "delay_hours")
+        ship_values: dict[str, ValueColumn] = {
+            name: partial(_float, ships, name) for name in ("volume", "revenue", "cost", "delay_hours")
         }
-        ship_values["damaged"] = _bool_float(ships, "damaged")
+        ship_values["damaged"] = partial(_bool_float, ships, "damaged")
         for name in ("cargo_type", "lane"):
             if name in ships.columns:
-                ship_values[name] = _column_categories(ships[name])
-        shipments = EventTable.build(codes.astype(np.int64), _days(ships[t.SHIPMENT_DATE]), ship_values)
+                ship_values[name] = partial(_column_categories, ships[name])
+        shipments = EventTable.build(codes, ship_days, ship_values)
+        del codes, ship_days
 
         interactions: dict[str, EventTable] = {}
         resolutions: EventTable | None = None
         if inter is not None:
             i_codes = inter_codes
-            i_days = _days(inter[t.TIMESTAMP])
             kinds = _map_levels(inter[t.INTERACTION_TYPE], _kind_code, -1, np.int8)
             score = _float(inter, "score")
             sentiment = _sentiment(inter)
             opened = _seconds(inter[t.TIMESTAMP])
             resolved = _seconds(inter["resolved_at"]) if "resolved_at" in inter.columns else None
+            if resolved is not None and last_day is not None:
+                resolved[resolved >= (last_day + 1) * _SECONDS_PER_DAY] = np.nan  # not resolved yet
             interactions, resolutions = _split_interactions(
                 i_codes, i_days, kinds, score, sentiment, opened, resolved
             )
@@ -392,6 +458,14 @@ _FACTORIZE_MIN_VALUES = 2_000
 
 # numpy converts Python dates one by one through its datetime machinery (~2 µs each); ordinals and
 # clock fields are 10-15x cheaper, which matters for 100k-row API batches.
+def _not_known(days: np.ndarray, last_day: int | None) -> np.ndarray | None:
+    """Mask of events after ``last_day`` or without a date; None when every event is known."""
+    if last_day is None:
+        return None
+    unknown = (days > last_day) | (days == _NAT_DAY)
+    return unknown if bool(unknown.any()) else None
+
+
 def _naive_utc(value: Any) -> Any:
     """Zoned date-times in UTC without the zone (as numpy's conversion did); others unchanged."""
     zone = getattr(value, "tzinfo", None)
@@ -459,8 +533,9 @@ def _map_levels(
 
 
 def _column_categories(values: pd.Series | Sequence[Any]) -> np.ndarray:
-    """Integer codes of the distinct values in order of appearance, NaN for None."""
-    codes = _levels(values)[0].astype(np.float64)
+    """Integer codes of the distinct values in order of appearance, NaN for None (float32: exact
+    below 2**24 levels, half the memory of float64)."""
+    codes = _levels(values)[0].astype(np.float32)
     codes[codes < 0] = np.nan
     return codes
 

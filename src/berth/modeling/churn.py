@@ -137,7 +137,20 @@ def fit_churn_classifier(
     """Fit trees on the earlier slice, early-stop and calibrate on the later one."""
     merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
     names = list(feature_names)
-    train = xgb.DMatrix(train_values, label=train_outcome, missing=np.nan, feature_names=names)
+    if merged.get("tree_method", "hist") == "hist":
+        # Quantised once (one byte per cell at ≤ 256 bins) instead of copied as (index, value)
+        # pairs: what the hist method builds anyway, at a fraction of the memory. The held-out
+        # slice stays a plain DMatrix: early stopping evaluates it every round, and that is
+        # measurably slower on a quantised matrix.
+        train: xgb.DMatrix = xgb.QuantileDMatrix(
+            train_values,
+            label=train_outcome,
+            missing=np.nan,
+            feature_names=names,
+            max_bin=merged.get("max_bin"),
+        )
+    else:
+        train = xgb.DMatrix(train_values, label=train_outcome, missing=np.nan, feature_names=names)
     held_out = xgb.DMatrix(calibration_values, label=calibration_outcome, missing=np.nan, feature_names=names)
     booster = xgb.train(
         merged,
