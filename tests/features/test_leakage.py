@@ -6,12 +6,12 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.features import (
     INPUT_COLUMNS,
-    EventTable,
     FeatureSpec,
     HistoryArrays,
     build_features,
@@ -20,6 +20,8 @@ from berth.features import (
 )
 from berth.labels import label_customers
 from berth.tables import PortData
+
+from .compare import assert_same_history
 
 START = date(2024, 1, 1)
 TYPES = ["complaint", "survey", "call", "meeting", "claim", "email", "loyalty_redemption"]
@@ -175,36 +177,6 @@ def _filtered_to(data: PortData, cutoff: date) -> PortData:
     return PortData(shipments=ships, interactions=inter, customers=data.customers)
 
 
-def _assert_same_table(left: EventTable | None, right: EventTable | None, name: str) -> None:
-    assert (left is None) == (right is None), name
-    if left is None or right is None:
-        return
-    for part in ("code", "day", "key"):
-        np.testing.assert_array_equal(getattr(left, part), getattr(right, part), err_msg=f"{name}.{part}")
-    assert set(left.values) == set(right.values), name
-    for column, values in left.values.items():
-        if column in ("cargo_type", "lane"):
-            # Category codes are labels (features count and compare them): equal up to renaming.
-            values, other = pd.factorize(values)[0], pd.factorize(right.values[column])[0]
-        else:
-            other = right.values[column]
-        np.testing.assert_array_equal(values, other, err_msg=f"{name}.{column}")
-
-
-def _assert_same_history(left: HistoryArrays, right: HistoryArrays) -> None:
-    np.testing.assert_array_equal(left.customer_ids, right.customer_ids)
-    _assert_same_table(left.shipments, right.shipments, "shipments")
-    assert set(left.interactions) == set(right.interactions)
-    for kind, table in left.interactions.items():
-        _assert_same_table(table, right.interactions[kind], kind)
-    _assert_same_table(left.resolutions, right.resolutions, "resolutions")
-    assert set(left.profile) == set(right.profile)
-    for column, values in left.profile.items():
-        np.testing.assert_array_equal(values, right.profile[column], err_msg=column)
-    for column, values in left.profile_categories.items():
-        np.testing.assert_array_equal(values, right.profile_categories[column], err_msg=column)
-
-
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(seed=st.integers(0, 10_000), n_customers=st.integers(1, 25), cutoff_offset=st.integers(-5, 760))
 def test_known_until_is_the_history_of_the_tables_filtered_to_the_day(
@@ -215,8 +187,8 @@ def test_known_until_is_the_history_of_the_tables_filtered_to_the_day(
     data = _history(seed, n_customers, 730)
     cutoff = START + timedelta(days=cutoff_offset)
     known = HistoryArrays.from_port_data(data, known_until=cutoff)
-    _assert_same_history(known, HistoryArrays.from_port_data(_filtered_to(data, cutoff)))
-    _assert_same_history(
+    assert_same_history(known, HistoryArrays.from_port_data(_filtered_to(data, cutoff)))
+    assert_same_history(
         known, HistoryArrays.from_port_data(_tamper_after(data, cutoff, seed), known_until=cutoff)
     )
 
@@ -233,3 +205,22 @@ def test_tampering_is_not_a_no_op() -> None:
     after = build_features(_tamper_after(data, cutoff, 3), later, spec).set_index("customer_id")
     shared = before.index.intersection(after.index)
     assert not np.allclose(before.loc[shared, "volume_90"], after.loc[shared, "volume_90"])
+
+
+@pytest.mark.parametrize("dtype", ["object", "category"])
+def test_text_columns_of_any_dtype_give_the_same_history(dtype: str) -> None:
+    """Arrow-backed strings (pandas' default) take a faster encoding path than object or
+    categorical columns: both must give the same history."""
+    data = _history(11, 20, 730)
+    text = {"shipments": ("customer_id", "cargo_type", "lane"), "interactions": ("customer_id", "type")}
+    recast = PortData(
+        shipments=data.shipments.astype(dict.fromkeys(text["shipments"], dtype)),
+        interactions=data.interactions.astype(dict.fromkeys(text["interactions"], dtype)),
+        customers=data.customers,
+    )
+    assert data.shipments["customer_id"].dtype == "str"
+    cutoff = START + timedelta(days=400)
+    assert_same_history(
+        HistoryArrays.from_port_data(data, known_until=cutoff),
+        HistoryArrays.from_port_data(recast, known_until=cutoff),
+    )

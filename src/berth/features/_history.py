@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow
+import pyarrow.compute
 
 from berth import tables as t
 from berth.tables import PortData
@@ -96,7 +98,10 @@ def _float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
         return None
     # A present column counts even when empty: "present" must mean the same for a whole book
     # (pandas) and for one customer's request (plain columns), or training and serving diverge.
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    column_values = frame[column]
+    if column_values.dtype.kind != "f":  # a float column is already numbers (and costs no copy)
+        column_values = pd.to_numeric(column_values, errors="coerce")
+    return column_values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _bool_float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
@@ -327,14 +332,11 @@ class HistoryArrays:
         if inter is not None and len(inter):
             # One factorize over both tables: shipment ids come first, so shipping customers get
             # codes 0..k-1; cheaper than factorizing one table and looking the other up.
-            all_codes, all_uniques = pd.factorize(
-                pd.concat([ships[t.CUSTOMER_ID], inter[t.CUSTOMER_ID]], ignore_index=True)
-            )
-            codes = all_codes[:n_ships].astype(np.int64)
-            inter_codes = all_codes[n_ships:].astype(np.int64)
+            all_codes, all_uniques = _factorize(ships[t.CUSTOMER_ID], inter[t.CUSTOMER_ID])
+            codes = all_codes[:n_ships]
+            inter_codes = all_codes[n_ships:]
         else:
-            codes, all_uniques = pd.factorize(ships[t.CUSTOMER_ID])
-            codes = codes.astype(np.int64)
+            codes, all_uniques = _factorize(ships[t.CUSTOMER_ID])
             inter_codes = np.empty(0, dtype=np.int64)
         del_ship = _not_known(ship_days, last_day)
         if del_ship is not None:
@@ -508,16 +510,54 @@ def _column_float(values: Sequence[Any] | None) -> np.ndarray | None:
     return np.array(values, dtype=np.float64)  # None becomes NaN, booleans 1.0 / 0.0
 
 
+def _arrow_backed(values: pd.Series) -> bool:
+    dtype = values.dtype
+    return isinstance(dtype, pd.ArrowDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    )
+
+
+def _factorize(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of the columns end to end: int64 codes in order of first appearance
+    (-1 for missing) and the distinct values as an object array.
+
+    Arrow-backed columns (pandas' default strings) are encoded by Arrow directly, chunk by chunk:
+    no concatenated copy, and about a quarter faster than going through pandas.
+    """
+    if not all(_arrow_backed(column) for column in columns):
+        joined = columns[0] if len(columns) == 1 else pd.concat(columns, ignore_index=True)
+        codes, uniques = pd.factorize(joined)
+        return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+    chunks: list[pyarrow.Array] = []
+    for column in columns:
+        arrow = pyarrow.array(column)  # the column's own Arrow data, not a copy
+        chunks.extend(arrow.chunks if isinstance(arrow, pyarrow.ChunkedArray) else [arrow])
+    encoded = pyarrow.chunked_array(chunks, type=chunks[0].type if chunks else pyarrow.string())
+    encoded = encoded.dictionary_encode()
+    codes = np.empty(len(encoded), dtype=np.int64)
+    at = 0
+    for chunk in encoded.chunks:
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pyarrow.compute.fill_null(indices, -1)
+        codes[at : at + len(chunk)] = indices.to_numpy()
+        at += len(chunk)
+    if encoded.num_chunks == 0:
+        return codes, np.empty(0, dtype=object)
+    return codes, encoded.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
+
+
 def _levels(values: pd.Series | Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     """Codes of the distinct values in order of first appearance (-1 for None) and those values.
 
     ``pd.factorize`` for a pandas column or a long list; below :data:`_FACTORIZE_MIN_VALUES`
     plain values, a dict, which costs less than pandas' call overhead.
     """
-    if isinstance(values, pd.Series) or len(values) >= _FACTORIZE_MIN_VALUES:
-        codes, uniques = pd.factorize(
-            values if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
-        )
+    if isinstance(values, pd.Series):
+        codes, uniques = _factorize(values)
+        return codes, list(uniques)
+    if len(values) >= _FACTORIZE_MIN_VALUES:
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object))
         return codes, list(uniques)
     found: dict[Any, int] = {}
     codes = np.array([-1 if v is None else found.setdefault(v, len(found)) for v in values], dtype=np.int64)
@@ -588,9 +628,16 @@ def _split_interactions(
     resolved_s: np.ndarray | None,
 ) -> tuple[dict[str, EventTable], EventTable | None]:
     # Timestamp order first: the (customer, day) sort keeps it within a day, so "the last survey
-    # of the day" is the latest one, not the last row of the file.
+    # of the day" is the latest one, not the last row of the file. One sort of every interaction
+    # then leaves each kind's rows already in order: their tables need no sort of their own.
     order = np.argsort(np.where(np.isnan(opened_s), -np.inf, opened_s), kind="stable")
-    codes, days, kind_code, opened_s = codes[order], days[order], kind_code[order], opened_s[order]
+    order = order[codes[order] >= 0]
+    if order.shape[0]:
+        by_customer, codes, days = _sorted_events(codes[order], days[order])
+        order = order[by_customer]
+    else:
+        codes, days = codes[order], days[order]
+    kind_code, opened_s = kind_code[order], opened_s[order]
     score = score[order] if score is not None else None
     sentiment = sentiment[order] if sentiment is not None else None
     resolved_s = resolved_s[order] if resolved_s is not None else None
