@@ -18,6 +18,7 @@ from berth.features import (
     date_to_day,
     plan_features,
 )
+from berth.features import _history as history_module
 from berth.labels import label_customers
 from berth.tables import PortData
 
@@ -224,3 +225,12 @@ def test_text_columns_of_any_dtype_give_the_same_history(dtype: str) -> None:
         HistoryArrays.from_port_data(data, known_until=cutoff),
         HistoryArrays.from_port_data(recast, known_until=cutoff),
     )
+
+
+def test_parallel_gathers_give_the_same_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large tables gather their columns on threads; forced on for a small book, nothing changes."""
+    data = _history(5, 20, 730)
+    cutoff = START + timedelta(days=500)
+    sequential = HistoryArrays.from_port_data(data, known_until=cutoff)
+    monkeypatch.setattr(history_module, "_PARALLEL_MIN_EVENTS", 0)
+    assert_same_history(HistoryArrays.from_port_data(data, known_until=cutoff), sequential)
