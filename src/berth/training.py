@@ -152,10 +152,14 @@ def train_churn_model(
         dropped=len(split.dropped),
     )
     used = split.train + split.calibration + split.validation
+    # BG/NBD parameters at the training cutoff; only they and the customer count are kept (the
+    # matrix would sit beside the snapshots at the run's peak memory).
+    final = compute_features(history, end_day, spec)
+    final_btyd, customers_at_cutoff = final.btyd_params, int(final.codes.shape[0])
+    del final
     snapshots = (
         build_snapshots(history, used, spec, config.partial_churn_share, progress=progress) if used else None
     )
-    final = compute_features(history, end_day, spec)  # BG/NBD parameters at the training cutoff
     history.drop_derived()  # every feature is computed: the caches would only sit beside the fit
     masks = {
         name: np.isin(snapshots.cutoff_day, days) if snapshots is not None else np.zeros(0, dtype=bool)
@@ -168,7 +172,7 @@ def train_churn_model(
     parts = {name: snapshots.select(mask) for name, mask in masks.items()} if snapshots is not None else {}
     del snapshots  # the parts hold their own rows
     row_counts = {f"rows_{name}": len(part) for name, part in parts.items()}
-    row_counts["customers_at_cutoff"] = int(final.codes.shape[0])
+    row_counts["customers_at_cutoff"] = customers_at_cutoff
     row_counts["shipments"] = len(history.shipments)
     row_counts["events"] = history.n_events
 
@@ -243,7 +247,7 @@ def train_churn_model(
             "libraries": library_versions(),
         },
         spec=spec,
-        btyd_params=final.btyd_params,
+        btyd_params=final_btyd,
         churn=churn_model,
         partial_churn=partial_model,
         risk_bands=config.risk_bands,

@@ -49,6 +49,22 @@ def _flags_or_zero_filled(values: np.ndarray) -> np.ndarray:
     return _nan_as_zero(values)
 
 
+def _known_counts(table: EventTable, column: str) -> np.ndarray | None:
+    """Cumulative count of the known (non-missing) values of ``column``; None when every value is
+    known, for then the count over [lo, hi) is hi - lo (no array spent on it)."""
+    every = table.derived(
+        f"all_known:{column}", lambda tb: np.array(bool(np.isfinite(tb.values[column]).all()))
+    )
+    if bool(every):
+        return None
+    return table.cumulative(f"known:{column}", lambda tb: np.isfinite(tb.values[column]))
+
+
+def _count_in(counts: np.ndarray | None, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Known values in [lo, hi) from :func:`_known_counts`."""
+    return hi - lo if counts is None else counts[hi] - counts[lo]
+
+
 def _priced_sum(ships: EventTable, column: str, other: str, plain: np.ndarray) -> np.ndarray:
     """Cumulative sum of ``column`` over shipments whose ``other`` is known (for price per unit).
 
@@ -230,18 +246,18 @@ def _shipment_features(
             out["margin_share_365"] = _ratio(rev - (cc[hi] - cc[bound[365]]), rev)
     if "delay_hours" in values:
         threshold = spec.on_time_threshold_hours
-        cn = ships.cumulative("delay_n", lambda tb: np.isfinite(tb.values["delay_hours"]))
+        cn = _known_counts(ships, "delay_hours")
         cd = ships.cumulative("delay", lambda tb: _nan_as_zero(tb.values["delay_hours"]))
         co = ships.cumulative(f"on_time_{threshold}", lambda tb: tb.values["delay_hours"] <= threshold)
         for w in (90, 365):
-            count = cn[hi] - cn[bound[w]]
+            count = _count_in(cn, bound[w], hi)
             out[f"on_time_share_{w}"] = _ratio(co[hi] - co[bound[w]], count)
             out[f"delay_mean_hours_{w}"] = _ratio(cd[hi] - cd[bound[w]], count)
         out["delay_trend_hours"] = out["delay_mean_hours_90"] - out["delay_mean_hours_365"]
     if "damaged" in values:
-        cn = ships.cumulative("damaged_n", lambda tb: np.isfinite(tb.values["damaged"]))
+        cn = _known_counts(ships, "damaged")
         cdmg = ships.cumulative("damaged", lambda tb: _flags_or_zero_filled(tb.values["damaged"]))
-        out["damage_rate_365"] = _ratio(cdmg[hi] - cdmg[bound[365]], cn[hi] - cn[bound[365]])
+        out["damage_rate_365"] = _ratio(cdmg[hi] - cdmg[bound[365]], _count_in(cn, bound[365], hi))
     for name, feature in (("cargo_type", "top_cargo_share_365"), ("lane", "lanes_365")):
         if name in values:
             out[feature] = _concentration(values[name], bound[365], hi, top_share=(name == "cargo_type"))

@@ -108,6 +108,12 @@ def _float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
     return column_values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _flags(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
+    """A 0/1 column as float32 (exact for 0, 1 and NaN; half the memory of float64)."""
+    values = _bool_float(frame, column)
+    return values.astype(np.float32) if values is not None else None
+
+
 def _bool_float(frame: pd.DataFrame | None, column: str) -> np.ndarray | None:
     if frame is None or column not in frame.columns:
         return None
@@ -373,7 +379,7 @@ class HistoryArrays:
         ship_values: dict[str, ValueColumn] = {
             name: partial(_float, ships, name) for name in ("volume", "revenue", "cost", "delay_hours")
         }
-        ship_values["damaged"] = partial(_bool_float, ships, "damaged")
+        ship_values["damaged"] = partial(_flags, ships, "damaged")
         for name in ("cargo_type", "lane"):
             if name in ships.columns:
                 ship_values[name] = partial(_column_categories, ships[name])
@@ -419,9 +425,10 @@ class HistoryArrays:
         codes = np.fromiter((index[c] for c in raw_ids), dtype=np.int64, count=len(raw_ids))
         days = _column_days(ships.get(t.SHIPMENT_DATE, ()))
         ship_values: dict[str, np.ndarray | None] = {
-            name: _column_float(ships.get(name))
-            for name in ("volume", "revenue", "cost", "delay_hours", "damaged")
+            name: _column_float(ships.get(name)) for name in ("volume", "revenue", "cost", "delay_hours")
         }
+        damaged = _column_float(ships.get("damaged"))
+        ship_values["damaged"] = damaged.astype(np.float32) if damaged is not None else None
         for name in ("cargo_type", "lane"):
             values = ships.get(name)
             if values is not None:
