@@ -60,7 +60,7 @@ def run_one(folder: Path, threads: int) -> dict[str, object]:
     trained = train_churn_model(data, config, cutoff=cutoff)
     train_s = time.perf_counter() - t0
     # Peak so far: loading the tables and training. The truth table is read only now, for the oracle.
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
     truth_all = pd.read_csv(folder / "truth.csv", parse_dates=["cutoff"], dtype={"customer_id": "str"})
 
@@ -81,7 +81,7 @@ def run_one(folder: Path, threads: int) -> dict[str, object]:
         + len(trained.split.calibration)
         + len(trained.split.validation),
         "train_s": round(train_s, 1),
-        "peak_rss_mb": round(peak_mb),
+        "peak_rss_bytes": peak_bytes,
         "oracle": oracle,
         "metrics": {k: {m: round(v, 4) for m, v in vals.items()} for k, vals in trained.metrics.items()},
         "oracle_rows_matched": f"{len(merged)}/{len(frame)}",
@@ -120,7 +120,8 @@ def main() -> None:
         )
         print(
             f"simulate {result['simulate_s']} s   train (features + labels + fit + baselines) "
-            f"{result['train_s']} s   peak RSS {result['peak_rss_mb']:,} MB"
+            f"{result['train_s']} s   peak RSS {result['peak_rss_bytes'] / 1e9:.2f} GB "
+            f"({result['peak_rss_bytes'] / 2**30:.2f} GiB)"
         )
         print(f"{'':22}{'ROC AUC':>9}{'Brier':>9}")
         print(f"{'oracle':22}{result['oracle']['roc_auc']:>9.4f}{result['oracle']['brier']:>9.4f}")
