@@ -102,7 +102,7 @@ def _new_day(table: EventTable) -> np.ndarray:
 def _gaps(table: EventTable) -> np.ndarray:
     """Days since the customer's previous shipping day, on the first event of each new day; else 0.
 
-    Not cached: only its three cumulative sums (cached) read it.
+    Not cached on the table: only its three cumulative sums (cached) read it.
     """
     gap = np.zeros(len(table), dtype=np.int32)  # whole days
     if len(table) > 1:
@@ -194,9 +194,17 @@ def _shipment_features(
     distinct_all = nd[hi] - nd[start]
     out["active_days_365"] = nd[hi] - nd[bound[365]]
     mean_gap_all = _ratio(last_day - first_day, distinct_all - 1.0)
-    g_sum = ships.cumulative("gap", _gaps)
-    g_sq = ships.cumulative("gap_sq", lambda tb: _gaps(tb).astype(np.float64) ** 2)
-    g_n = ships.cumulative("gap_n", lambda tb: _gaps(tb) > 0)
+    gaps: list[np.ndarray] = []  # computed at most once here, and not kept: only its sums are cached
+
+    def gap(table: EventTable) -> np.ndarray:
+        if not gaps:
+            gaps.append(_gaps(table))
+        return gaps[0]
+
+    g_sum = ships.cumulative("gap", gap)
+    g_sq = ships.cumulative("gap_sq", lambda tb: gap(tb).astype(np.float64) ** 2)
+    g_n = ships.cumulative("gap_n", lambda tb: gap(tb) > 0)
+    gaps.clear()
     lo = bound[365]
     n_gaps = g_n[hi] - g_n[lo]
     mean_gap = _ratio(g_sum[hi] - g_sum[lo], n_gaps)
@@ -272,6 +280,9 @@ def _concentration(categories: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, to
     """
     out = np.full(lo.shape[0], _NAN)
     ends = np.cumsum(np.maximum(hi - lo, 0))
+    if ends.shape[0] == 0 or int(ends[-1]) <= _CONCENTRATION_BLOCK:  # one block (one request's rows)
+        _concentration_block(categories, lo, hi, out, top_share)
+        return out
     first = 0
     while first < lo.shape[0]:
         done = int(ends[first - 1]) if first else 0

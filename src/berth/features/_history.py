@@ -31,10 +31,10 @@ from berth.tables import PortData
 
 _DAY_OFFSET = 1 << 31  # keeps day + offset positive inside the low 32 bits of the key
 _SECONDS_PER_DAY = 86_400.0
-_NAT_DAY = np.iinfo(np.int64).min
+_NAT_DAY = np.iinfo(np.int64).min  # what _days gives a missing date
 _LOW_32 = np.int64((1 << 32) - 1)
 _PARALLEL_MIN_EVENTS = 1_000_000
-_GATHER_THREADS = min(4, max(2, os.cpu_count() or 2))  # what _days gives a missing date
+_GATHER_THREADS = min(4, max(2, os.cpu_count() or 2))
 
 # The columns features read; everything else in the tables (ids, channels, ...) is ignored.
 INPUT_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -167,7 +167,9 @@ def _leading_zero_cumsum(values: np.ndarray) -> np.ndarray:
     """Cumulative sum with a leading zero. Exact and small where it can be: counts (booleans) and
     non-negative integers whose total fits as int32 (half the memory of float64); float64 else."""
     dtype: type[np.generic] = np.float64
-    if values.dtype.kind in "bui":
+    if values.dtype.kind == "b":
+        dtype = np.int32 if values.shape[0] <= np.iinfo(np.int32).max else np.int64
+    elif values.dtype.kind in "ui":
         total = int(values.sum(dtype=np.int64))
         lowest = int(values.min()) if values.shape[0] else 0
         dtype = np.int32 if lowest >= 0 and total <= np.iinfo(np.int32).max else np.int64
@@ -228,9 +230,8 @@ class EventTable:
     @classmethod
     def build(cls, code: np.ndarray, day: np.ndarray, values: Mapping[str, ValueColumn]) -> EventTable:
         """Sort events by (code, day) and build the search key (events with code −1 are dropped)."""
-        keep: np.ndarray | None = code >= 0
-        if keep is not None and keep.all():
-            keep = None
+        coded = code >= 0
+        keep = None if bool(coded.all()) else coded
         if keep is not None:
             code, day = code[keep], day[keep]
         code, day = code.astype(np.int64, copy=False), day.astype(np.int64, copy=False)
