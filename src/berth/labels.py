@@ -87,10 +87,11 @@ class Snapshots:
     def __len__(self) -> int:
         return int(self.churned.shape[0])
 
-    def select(self, mask: np.ndarray) -> Snapshots:
-        """Rows where ``mask`` holds (a view when they are one block, as the cutoffs of a time slice are)."""
+    def select(self, mask: np.ndarray, *, copy: bool = False) -> Snapshots:
+        """Rows where ``mask`` holds: a view of the values when they are one block (as the cutoffs
+        of a time slice are) unless ``copy``; read-only use is what training makes of them."""
         rows = np.flatnonzero(mask)
-        block = rows.shape[0] > 0 and int(rows[-1]) - int(rows[0]) + 1 == rows.shape[0]
+        block = not copy and rows.shape[0] > 0 and int(rows[-1]) - int(rows[0]) + 1 == rows.shape[0]
         values = self.values[int(rows[0]) : int(rows[-1]) + 1] if block else self.values[rows]
         return Snapshots(
             values=values,

@@ -169,8 +169,14 @@ def train_churn_model(
             ("validation", split.validation),
         )
     }
-    parts = {name: snapshots.select(mask) for name, mask in masks.items()} if snapshots is not None else {}
-    del snapshots  # the parts hold their own rows
+    # The slices are views of one matrix, except the validation rows: they outlive training
+    # (reports, champion comparison) and get their own copy rather than keep the whole matrix alive.
+    parts = (
+        {name: snapshots.select(mask, copy=name == "validation") for name, mask in masks.items()}
+        if snapshots is not None
+        else {}
+    )
+    del snapshots
     row_counts = {f"rows_{name}": len(part) for name, part in parts.items()}
     row_counts["customers_at_cutoff"] = customers_at_cutoff
     row_counts["shipments"] = len(history.shipments)

@@ -26,6 +26,7 @@ def _assert_same_table(left: EventTable | None, right: EventTable | None, name: 
 
 def assert_same_history(left: HistoryArrays, right: HistoryArrays) -> None:
     np.testing.assert_array_equal(left.customer_ids, right.customer_ids)
+    assert left.n_events == right.n_events
     _assert_same_table(left.shipments, right.shipments, "shipments")
     assert set(left.interactions) == set(right.interactions)
     for kind, table in left.interactions.items():

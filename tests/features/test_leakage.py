@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -174,7 +175,8 @@ def _filtered_to(data: PortData, cutoff: date) -> PortData:
     if inter is not None:
         inter = inter[[c for c in INPUT_COLUMNS["interactions"] if c in inter.columns]]
         inter = inter[inter["timestamp"] < end]
-        inter = inter.assign(resolved_at=inter["resolved_at"].where(inter["resolved_at"] < end))
+        if "resolved_at" in inter.columns:
+            inter = inter.assign(resolved_at=inter["resolved_at"].where(inter["resolved_at"] < end))
     return PortData(shipments=ships, interactions=inter, customers=data.customers)
 
 
@@ -234,3 +236,36 @@ def test_parallel_gathers_give_the_same_history(monkeypatch: pytest.MonkeyPatch)
     sequential = HistoryArrays.from_port_data(data, known_until=cutoff)
     monkeypatch.setattr(history_module, "_PARALLEL_MIN_EVENTS", 0)
     assert_same_history(HistoryArrays.from_port_data(data, known_until=cutoff), sequential)
+
+
+def test_known_until_drops_shipments_without_a_customer_id() -> None:
+    """A missing id must not be credited to another customer when later shipments are masked."""
+    ships = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", None, "a"], dtype="str"),
+            "shipment_date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-03-01"]),
+        }
+    )
+    inter = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["z", "a"], dtype="str"),
+            "timestamp": pd.to_datetime(["2024-01-03", "2024-03-05"]),
+            "type": ["call", "call"],
+        }
+    )
+    data = PortData(ships, inter)
+    cutoff = date(2024, 2, 1)
+    known = HistoryArrays.from_port_data(data, known_until=cutoff)
+    assert known.customer_ids.tolist() == ["a"]
+    assert known.n_events == 2  # the shipment with an id and the interaction before the cutoff
+    assert_same_history(known, HistoryArrays.from_port_data(_filtered_to(data, cutoff)))
+
+
+def test_mixed_arrow_string_types_fall_back_to_pandas() -> None:
+    """Ids as Arrow ``string`` in one table and pandas' ``str`` (large_string) in the other."""
+    data = _history(2, 10, 400)
+    interactions = data.interactions.assign(
+        customer_id=data.interactions["customer_id"].astype(pd.ArrowDtype(pa.string()))
+    )
+    mixed = PortData(data.shipments, interactions, data.customers)
+    assert_same_history(HistoryArrays.from_port_data(mixed), HistoryArrays.from_port_data(data))

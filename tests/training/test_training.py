@@ -108,3 +108,10 @@ def test_model_is_close_to_the_oracle_and_beats_every_baseline(fast_config) -> N
     for name, values in trained.metrics.items():
         if name.startswith("baseline_"):
             assert trained.metrics["model"]["roc_auc"] > values["roc_auc"], name
+
+
+def test_training_slices_are_views_but_validation_rows_are_their_own(small_port, fast_config) -> None:  # type: ignore[no-untyped-def]
+    trained = train_churn_model(port_data(small_port), fast_config)
+    assert trained.validation is not None
+    assert trained.validation.values.base is None  # a copy: it does not pin the whole snapshot matrix
+    assert trained.validation.values.dtype == np.float32

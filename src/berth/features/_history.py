@@ -364,19 +364,22 @@ class HistoryArrays:
         if del_ship is not None:
             codes[del_ship] = -1
             # Codes again, in order of first appearance among the known shipments: exactly the
-            # codes a factorize of the filtered tables would give.
-            known_codes, present = pd.factorize(codes[~del_ship])
+            # codes a factorize of the filtered tables would give (-1, a missing id, stays -1).
+            known = codes >= 0
+            known_codes, present = pd.factorize(codes[known])
             remap = np.full(len(all_uniques), -1, dtype=np.int64)
             remap[present] = np.arange(present.shape[0])
-            codes[~del_ship] = known_codes
+            codes[known] = known_codes
             inter_codes = np.where(inter_codes >= 0, remap[inter_codes], -1)
             uniques = all_uniques.take(present)
         else:
             uniques = all_uniques[: int(codes.max()) + 1 if n_ships else 0]
         inter_codes[inter_codes >= len(uniques)] = -1  # interactions of customers without shipments
         del_inter = _not_known(i_days, last_day)
+        interaction_rows = 0 if inter is None else len(inter)
         if del_inter is not None:
             inter_codes[del_inter] = -1
+            interaction_rows -= int(del_inter.sum())
         customer_ids = np.asarray(uniques, dtype=object)
         index = pd.Index(uniques)
         ship_values: dict[str, ValueColumn] = {
@@ -411,7 +414,7 @@ class HistoryArrays:
             resolutions=resolutions,
             profile=profile,
             profile_categories=profile_categories,
-            interaction_rows=0 if inter is None else len(inter),
+            interaction_rows=interaction_rows,
         )
 
     @classmethod
@@ -547,15 +550,20 @@ def _factorize(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Arrow-backed columns (pandas' default strings) are encoded by Arrow directly, chunk by chunk:
     no concatenated copy, and about a quarter faster than going through pandas.
     """
-    if not all(_arrow_backed(column) for column in columns):
+    chunks: list[pyarrow.Array] = []
+    if all(_arrow_backed(column) for column in columns):
+        for column in columns:
+            arrow = pyarrow.array(column)  # the column's own Arrow data, not a copy
+            chunks.extend(arrow.chunks if isinstance(arrow, pyarrow.ChunkedArray) else [arrow])
+    types = {chunk.type for chunk in chunks}
+    plain_text = len(types) == 1 and any(
+        check(chunks[0].type) for check in (pyarrow.types.is_string, pyarrow.types.is_large_string)
+    )
+    if not plain_text:  # object, categorical, mixed string types, dictionary chunks, no chunks
         joined = columns[0] if len(columns) == 1 else pd.concat(columns, ignore_index=True)
         codes, uniques = pd.factorize(joined)
         return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
-    chunks: list[pyarrow.Array] = []
-    for column in columns:
-        arrow = pyarrow.array(column)  # the column's own Arrow data, not a copy
-        chunks.extend(arrow.chunks if isinstance(arrow, pyarrow.ChunkedArray) else [arrow])
-    encoded = pyarrow.chunked_array(chunks, type=chunks[0].type if chunks else pyarrow.string())
+    encoded = pyarrow.chunked_array(chunks, type=chunks[0].type)
     encoded = encoded.dictionary_encode()
     codes = np.empty(len(encoded), dtype=np.int64)
     at = 0

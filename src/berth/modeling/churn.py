@@ -136,6 +136,7 @@ def fit_churn_classifier(
 ) -> ChurnClassifier:
     """Fit trees on the earlier slice, early-stop and calibrate on the later one."""
     merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+    merged.setdefault("max_bin", 256)  # XGBoost's default, stated: the quantised matrix must agree
     names = list(feature_names)
     if merged.get("tree_method", "hist") == "hist":
         # Quantised once (one byte per cell at ≤ 256 bins) instead of copied as (index, value)
@@ -147,7 +148,7 @@ def fit_churn_classifier(
             label=train_outcome,
             missing=np.nan,
             feature_names=names,
-            max_bin=merged.get("max_bin"),
+            max_bin=int(merged["max_bin"]),
         )
     else:
         train = xgb.DMatrix(train_values, label=train_outcome, missing=np.nan, feature_names=names)
