@@ -33,7 +33,7 @@ class FeatureMatrix:
     btyd_params: btyd.BGNBDParams | None
 
 
-_CONCENTRATION_BLOCK = 1 << 20
+_CONCENTRATION_BLOCK = 1 << 18
 
 
 def _nan_as_zero(values: np.ndarray) -> np.ndarray:
