@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow
 
 from berth._logging import get_logger
+from berth._memory import release_freed_memory
 from berth.bundle import ModelBundle, library_versions
 from berth.config import TrainConfig
 from berth.errors import InsufficientHistoryError
@@ -121,13 +121,11 @@ def train_churn_model(
     horizon = horizon_days or config.horizon_days
     last_date = pd.Timestamp(data.shipments[SHIPMENT_DATE].max()).date()
     cutoff = cutoff or last_date
-    # Arrow's allocator keeps what it freed (reading the tables, the build's temporaries) for
-    # reuse by Arrow alone: hand it back to the system before and after the history build.
-    pyarrow.default_memory_pool().release_unused()
+    release_freed_memory()  # what reading the tables left in Arrow's pool
     # Only what was known on the cutoff, masked inside the history build rather than by filtered
     # copies of the tables (which cost as much memory as the history itself at 100k customers).
     history = HistoryArrays.from_port_data(data, known_until=cutoff)
-    pyarrow.default_memory_pool().release_unused()
+    release_freed_memory()  # the build's temporaries, before the caches and snapshots need memory
     if len(history.shipments) == 0:
         raise InsufficientHistoryError(f"no shipment on or before the training cutoff {cutoff}")
     notes = list(data.notes)
@@ -161,6 +159,7 @@ def train_churn_model(
         build_snapshots(history, used, spec, config.partial_churn_share, progress=progress) if used else None
     )
     history.drop_derived()  # every feature is computed: the caches would only sit beside the fit
+    release_freed_memory()
     masks = {
         name: np.isin(snapshots.cutoff_day, days) if snapshots is not None else np.zeros(0, dtype=bool)
         for name, days in (
