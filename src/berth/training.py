@@ -155,6 +155,7 @@ def train_churn_model(
     final = compute_features(history, end_day, spec)
     final_btyd, customers_at_cutoff = final.btyd_params, int(final.codes.shape[0])
     del final
+    release_freed_memory()  # the planning and final passes' temporaries, before the snapshots
     snapshots = (
         build_snapshots(history, used, spec, config.partial_churn_share, progress=progress) if used else None
     )
