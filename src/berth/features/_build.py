@@ -92,10 +92,8 @@ def _zero_filled(column: str) -> Callable[[EventTable], np.ndarray]:
 def _new_day(table: EventTable) -> np.ndarray:
     """True on the first event of each (customer, day)."""
     new_day = np.ones(len(table), dtype=bool)
-    if len(table) > 1:
-        new_day[1:] = table.key[1:] >> 32 != table.key[:-1] >> 32
-        day = table.day
-        new_day[1:] |= day[1:] != day[:-1]
+    key = table.key  # one value per (customer, day): a new day wherever it changes
+    new_day[1:] = key[1:] != key[:-1]
     return new_day
 
 
@@ -280,9 +278,6 @@ def _concentration(categories: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, to
     """
     out = np.full(lo.shape[0], _NAN)
     ends = np.cumsum(np.maximum(hi - lo, 0))
-    if ends.shape[0] == 0 or int(ends[-1]) <= _CONCENTRATION_BLOCK:  # one block (one request's rows)
-        _concentration_block(categories, lo, hi, out, top_share)
-        return out
     first = 0
     while first < lo.shape[0]:
         done = int(ends[first - 1]) if first else 0

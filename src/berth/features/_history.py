@@ -152,6 +152,14 @@ def _sorted_events(code: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.nd
     return order, sorted_code, sorted_day
 
 
+def _not_known(days: np.ndarray, last_day: int | None) -> np.ndarray | None:
+    """Mask of events after ``last_day`` or without a date; None when every event is known."""
+    if last_day is None:
+        return None
+    unknown = (days > last_day) | (days == _NAT_DAY)
+    return unknown if bool(unknown.any()) else None
+
+
 def _in_order(code: np.ndarray, day: np.ndarray) -> bool:
     """Whether events are sorted by (code, day), i.e. their search keys do not decrease; a short
     prefix rules most unsorted tables out cheaply (and is the whole check for a request's rows)."""
@@ -486,14 +494,6 @@ _FACTORIZE_MIN_VALUES = 2_000
 
 # numpy converts Python dates one by one through its datetime machinery (~2 µs each); ordinals and
 # clock fields are 10-15x cheaper, which matters for 100k-row API batches.
-def _not_known(days: np.ndarray, last_day: int | None) -> np.ndarray | None:
-    """Mask of events after ``last_day`` or without a date; None when every event is known."""
-    if last_day is None:
-        return None
-    unknown = (days > last_day) | (days == _NAT_DAY)
-    return unknown if bool(unknown.any()) else None
-
-
 def _naive_utc(value: Any) -> Any:
     """Zoned date-times in UTC without the zone (as numpy's conversion did); others unchanged."""
     zone = getattr(value, "tzinfo", None)
@@ -573,7 +573,7 @@ def _factorize(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             indices = pyarrow.compute.fill_null(indices, -1)
         codes[at : at + len(chunk)] = indices.to_numpy()
         at += len(chunk)
-    if encoded.num_chunks == 0:
+    if encoded.num_chunks == 0:  # Arrow drops empty chunks when encoding: nothing to name
         return codes, np.empty(0, dtype=object)
     return codes, encoded.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
 
