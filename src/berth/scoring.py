@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 # {"shipments": {"customer_id": [...], "shipment_date": [...], "volume": [...]},
 #  "interactions": {...}, "customers": {...}} — canonical column names (berth.tables);
-# dates as datetime.date / datetime.datetime (or ISO strings); missing values as None.
+# a column is a list (dates as datetime.date / datetime.datetime or ISO strings, missing values as
+# None) or a NumPy array (numbers as float64 with NaN, dates as datetime64 with NaT).
 ColumnTables = Mapping[str, Mapping[str, Sequence[Any]]]
 
 RISK_BANDS = ("low", "medium", "high", "critical")

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 
 from berth.api.convert import input_hash
@@ -58,14 +59,14 @@ def test_scorer_receives_canonical_column_tables(make_api: MakeApi) -> None:
     tables = seen["tables"]
     assert seen["as_of"] == AS_OF
     assert set(tables) == {"shipments", "interactions", "customers"}
-    assert tables["shipments"]["customer_id"] == ["C-0"] * 3
-    assert tables["shipments"]["damaged"] == [0.0] * 3
+    assert list(tables["shipments"]["customer_id"]) == ["C-0"] * 3
+    assert tables["shipments"]["damaged"].tolist() == [0.0] * 3  # numbers as float64 arrays
     assert tables["shipments"]["shipment_id"] == [None] * 3
     interactions = tables["interactions"]
     assert interactions["type"] == ["complaint", "survey"]
-    assert interactions["sentiment"] == [-1.0, None]
+    np.testing.assert_array_equal(interactions["sentiment"], [-1.0, np.nan])
     # zoned timestamps become naive UTC
-    assert interactions["timestamp"][0].isoformat() == "2025-06-01T08:00:00"
+    assert interactions["timestamp"][0] == np.datetime64("2025-06-01T08:00:00")
     assert tables["customers"]["contract"] == [True]
     lengths = {len(column) for table in tables.values() for column in table.values()}
     assert lengths <= {1, 2, 3}
@@ -361,9 +362,24 @@ def test_column_tables_hold_every_contract_column_row_by_row() -> None:
     }
     assert {name: set(table) for name, table in columns.items()} == expected
     ships = [(c["customer_id"], s) for c in body["customers"] for s in c["shipments"]]
-    assert columns[tables.SHIPMENTS][tables.CUSTOMER_ID] == [cid for cid, _ in ships]
-    assert columns[tables.SHIPMENTS]["volume"] == [s.get("volume") for _, s in ships]
+    assert list(columns[tables.SHIPMENTS][tables.CUSTOMER_ID]) == [cid for cid, _ in ships]
+    volumes = [np.nan if s.get("volume") is None else s["volume"] for _, s in ships]
+    np.testing.assert_array_equal(columns[tables.SHIPMENTS]["volume"], volumes)
     inter_ids = [c["customer_id"] for c in body["customers"] for _ in c.get("interactions", [])]
-    assert columns[tables.INTERACTIONS][tables.CUSTOMER_ID] == inter_ids
+    assert list(columns[tables.INTERACTIONS][tables.CUSTOMER_ID]) == inter_ids
     assert columns[tables.CUSTOMERS]["segment"][2] is None
     assert all(len(v) == len(ships) for v in columns[tables.SHIPMENTS].values())
+
+
+@pytest.mark.parametrize("n", [3, 600])  # below and above the size where pandas converts them
+def test_interaction_times_become_microsecond_arrays(n: int) -> None:
+    from datetime import datetime, timedelta
+
+    from berth.api.convert import _datetimes
+
+    start = datetime(1969, 12, 31, 23, 59, 59, 999_999)  # before the epoch: floors, not truncates
+    values = [None if i % 7 == 3 else start + timedelta(days=97 * i, microseconds=13 * i) for i in range(n)]
+    expected = np.array(["NaT" if v is None else v.isoformat() for v in values], dtype="datetime64[us]")
+    converted = _datetimes(values)
+    assert converted.dtype == np.dtype("datetime64[us]")
+    np.testing.assert_array_equal(converted, expected)

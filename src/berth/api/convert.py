@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
+
+import numpy as np
+import pandas as pd
 
 from berth import tables
 from berth.api.schemas import CustomerScoreOut, DriverOut, RiskBand
@@ -14,7 +17,7 @@ from berth.api.wire import CustomerIn, ScoreRequest, canonical_json
 from berth.scoring import RISK_BANDS, ColumnTables, CustomerScore
 
 Issue = dict[str, Any]
-Columns = dict[str, list[Any]]
+Columns = dict[str, Sequence[Any]]
 
 
 class ModelOutputError(RuntimeError):
@@ -25,8 +28,38 @@ def _issue(loc: Sequence[str | int], msg: str, kind: str) -> Issue:
     return {"loc": ("body", *loc), "msg": msg, "type": kind}
 
 
-def batch_issues(request: ScoreRequest) -> list[Issue]:
-    """Rules spanning fields: no date after ``as_of``, distinct customer ids, resolution after contact."""
+def batch_issues(request: ScoreRequest, columns: ColumnTables) -> list[Issue]:
+    """Rules spanning fields: no date after ``as_of``, distinct customer ids, resolution after contact.
+
+    Checked on the request's columns (:func:`to_column_tables`) in a few array comparisons; only a
+    request that breaks a rule is walked row by row to name every offending field.
+    """
+    if _rules_hold(request, columns):
+        return []
+    return _rule_issues(request)
+
+
+def _rules_hold(request: ScoreRequest, columns: ColumnTables) -> bool:
+    after = np.datetime64(request.as_of, "D") + 1  # the first instant after as_of
+    profile = columns[tables.CUSTOMERS]
+    ids = profile[tables.CUSTOMER_ID]
+    if len(set(ids)) != len(ids):
+        return False
+    opened = np.asarray(columns[tables.INTERACTIONS][tables.TIMESTAMP])
+    resolved = np.asarray(columns[tables.INTERACTIONS]["resolved_at"])
+    # NaT (no resolution, no since) compares False with everything
+    broken = (
+        (np.asarray(columns[tables.SHIPMENTS][tables.SHIPMENT_DATE]) >= after).any()
+        or (opened >= after).any()
+        or (resolved >= after).any()
+        or (resolved < opened).any()
+        or (np.asarray(profile["since"]) >= after).any()
+    )
+    return not broken
+
+
+def _rule_issues(request: ScoreRequest) -> list[Issue]:
+    """Every broken cross-field rule of the request, at its field path."""
     as_of = request.as_of
     issues: list[Issue] = []
     seen: dict[str, int] = {}
@@ -88,49 +121,83 @@ def batch_issues(request: ScoreRequest) -> list[Issue]:
 _SENTIMENT_WORDS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
 
 
-def _flag(value: bool | None) -> float | None:
-    return None if value is None else float(value)
-
-
 def _sentiment(value: float | str | None) -> float | None:
     return _SENTIMENT_WORDS[value] if isinstance(value, str) else value
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_NAT = np.iinfo(np.int64).min  # NaT as an int64
+_MICROSECONDS_PER_DAY = 86_400_000_000
+# From this many values pandas converts date-times faster than a comprehension (its call costs ~50 µs).
+_PANDAS_MIN_VALUES = 500
+
+
+def _dates(values: Sequence[date | None]) -> np.ndarray:
+    """``datetime64[D]``, NaT for None (through ordinals: numpy converts date objects ~20x slower)."""
+    days = [_NAT if v is None else v.toordinal() - _EPOCH_ORDINAL for v in values]
+    return np.array(days, dtype=np.int64).view("datetime64[D]")
+
+
+def _datetimes(values: Sequence[datetime | None]) -> np.ndarray:
+    """``datetime64[us]`` of naive (UTC) date-times, NaT for None."""
+    if len(values) >= _PANDAS_MIN_VALUES:
+        return np.asarray(pd.to_datetime(values).to_numpy(), dtype="datetime64[us]")
+    micros = [
+        _NAT
+        if v is None
+        else (v.toordinal() - _EPOCH_ORDINAL) * _MICROSECONDS_PER_DAY
+        + ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000
+        + v.microsecond
+        for v in values
+    ]
+    return np.array(micros, dtype=np.int64).view("datetime64[us]")
+
+
+def _numbers(values: Sequence[float | bool | None]) -> np.ndarray:
+    """float64, NaN for None (booleans as 1.0 / 0.0)."""
+    return np.array(values, dtype=np.float64)
+
+
 def to_column_tables(request: ScoreRequest) -> ColumnTables:
-    """The batch as the canonical column tables of :mod:`berth.tables` (missing values as None)."""
-    # Column by column (one comprehension per field) rather than row by row: half the time for
-    # 100k-row batches.
+    """The batch as the canonical column tables of :mod:`berth.tables`, one array per column.
+
+    Numbers are float64 (NaN for missing), dates ``datetime64`` (NaT for missing), text stays
+    Python strings (None for missing). One comprehension per field, converted to an array at once:
+    the features then need no per-value Python, which matters for 100k-row batches.
+    """
     customers = request.customers
+    ids = [c.customer_id for c in customers]
     ships = [s for c in customers for s in c.shipments]
     inters = [x for c in customers for x in c.interactions]
+    id_array = np.array(ids, dtype=object)
     shipments: Columns = {
-        tables.CUSTOMER_ID: [c.customer_id for c in customers for _ in c.shipments],
-        tables.SHIPMENT_DATE: [s.shipment_date for s in ships],
+        tables.CUSTOMER_ID: np.repeat(id_array, [len(c.shipments) for c in customers]),
+        tables.SHIPMENT_DATE: _dates([s.shipment_date for s in ships]),
         "shipment_id": [s.shipment_id for s in ships],
-        "volume": [s.volume for s in ships],
-        "revenue": [s.revenue for s in ships],
-        "cost": [s.cost for s in ships],
-        "delay_hours": [s.delay_hours for s in ships],
-        "damaged": [_flag(s.damaged) for s in ships],
+        "volume": _numbers([s.volume for s in ships]),
+        "revenue": _numbers([s.revenue for s in ships]),
+        "cost": _numbers([s.cost for s in ships]),
+        "delay_hours": _numbers([s.delay_hours for s in ships]),
+        "damaged": _numbers([s.damaged for s in ships]),
         "cargo_type": [s.cargo_type for s in ships],
         "lane": [s.lane for s in ships],
         "channel": [s.channel for s in ships],
     }
     interactions: Columns = {
-        tables.CUSTOMER_ID: [c.customer_id for c in customers for _ in c.interactions],
-        tables.TIMESTAMP: [x.timestamp for x in inters],
+        tables.CUSTOMER_ID: np.repeat(id_array, [len(c.interactions) for c in customers]),
+        tables.TIMESTAMP: _datetimes([x.timestamp for x in inters]),
         tables.INTERACTION_TYPE: [x.type for x in inters],
-        "score": [x.score for x in inters],
-        "resolved_at": [x.resolved_at for x in inters],
-        "sentiment": [_sentiment(x.sentiment) for x in inters],
+        "score": _numbers([x.score for x in inters]),
+        "resolved_at": _datetimes([x.resolved_at for x in inters]),
+        "sentiment": _numbers([_sentiment(x.sentiment) for x in inters]),
         "channel": [x.channel for x in inters],
     }
     profiles = [c.profile for c in customers]
     profile_columns: Columns = {
-        tables.CUSTOMER_ID: [c.customer_id for c in customers],
+        tables.CUSTOMER_ID: ids,
         "segment": [p.segment for p in profiles],
         "region": [p.region for p in profiles],
-        "since": [p.since for p in profiles],
+        "since": _dates([p.since for p in profiles]),
         "credit_rating": [p.credit_rating for p in profiles],
         "contract": [p.contract for p in profiles],
         "loyalty_member": [p.loyalty_member for p in profiles],

@@ -429,14 +429,13 @@ class HistoryArrays:
     def from_columns(cls, columns: Mapping[str, Mapping[str, Sequence[Any]]]) -> HistoryArrays:
         """Build from plain columns in canonical names (the HTTP API's already-validated input).
 
-        No DataFrame is built: for one customer's few dozen rows, pandas construction alone would
+        A column is a list of Python values or a NumPy array (numbers as floats with NaN, dates
+        as ``datetime64`` with NaT), which is taken as is. No DataFrame is built: for one customer's few dozen rows, pandas construction alone would
         cost more than every feature together.
         """
         ships = columns.get(t.SHIPMENTS) or {}
-        raw_ids = list(ships.get(t.CUSTOMER_ID, ()))
-        index = {cid: i for i, cid in enumerate(dict.fromkeys(raw_ids))}
-        customer_ids = np.array(list(index), dtype=object)
-        codes = np.fromiter((index[c] for c in raw_ids), dtype=np.int64, count=len(raw_ids))
+        codes, uniques = _levels(ships.get(t.CUSTOMER_ID, ()))
+        customer_ids = np.array(uniques, dtype=object)
         days = _column_days(ships.get(t.SHIPMENT_DATE, ()))
         ship_values: dict[str, np.ndarray | None] = {
             name: _column_float(ships.get(name)) for name in ("volume", "revenue", "cost", "delay_hours")
@@ -452,8 +451,7 @@ class HistoryArrays:
         resolutions: EventTable | None = None
         inter = columns.get(t.INTERACTIONS)
         if inter is not None:
-            inter_ids = list(inter.get(t.CUSTOMER_ID, ()))
-            i_codes = np.fromiter((index.get(c, -1) for c in inter_ids), dtype=np.int64, count=len(inter_ids))
+            i_codes = _codes_among(uniques, inter.get(t.CUSTOMER_ID, ()))
             opened = _column_seconds(inter.get(t.TIMESTAMP, ()))
             kinds = _map_levels(list(inter.get(t.INTERACTION_TYPE, ())), _kind_code, -1, np.int8)
             score = _column_float(inter.get("score"))
@@ -469,12 +467,14 @@ class HistoryArrays:
                 resolved,
             )
         profile_cols = columns.get(t.CUSTOMERS) or {}
-        profile_ids = list(profile_cols.get(t.CUSTOMER_ID, ()))
-        positions = np.fromiter(
-            (index.get(c, -1) for c in profile_ids), dtype=np.int64, count=len(profile_ids)
-        )
+        positions = _codes_among(uniques, profile_cols.get(t.CUSTOMER_ID, ()))
         profile, categories = _profile_from_arrays(
-            {k: np.asarray(list(v), dtype=object) for k, v in profile_cols.items()}, positions, len(index)
+            {
+                k: v if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)
+                for k, v in profile_cols.items()
+            },
+            positions,
+            len(uniques),
         )
         return cls(
             customer_ids=customer_ids,
@@ -502,6 +502,8 @@ def _naive_utc(value: Any) -> Any:
 
 def _column_seconds(values: Sequence[Any]) -> np.ndarray:
     """Seconds since the epoch (whole seconds, as ``datetime64[s]``), NaN for None."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        return _seconds(values)
     try:
         return np.array(
             [
@@ -524,6 +526,8 @@ def _column_seconds(values: Sequence[Any]) -> np.ndarray:
 
 def _column_days(values: Sequence[Any]) -> np.ndarray:
     """Day numbers (dates and date-times floored to their day, zoned ones in UTC)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        return _days(values)
     try:
         return np.array([v.toordinal() for v in map(_naive_utc, values)], dtype=np.int64) - _EPOCH_ORDINAL
     except AttributeError:  # ISO strings
@@ -533,7 +537,7 @@ def _column_days(values: Sequence[Any]) -> np.ndarray:
 def _column_float(values: Sequence[Any] | None) -> np.ndarray | None:
     if values is None:
         return None
-    return np.array(values, dtype=np.float64)  # None becomes NaN, booleans 1.0 / 0.0
+    return np.asarray(values, dtype=np.float64)  # None becomes NaN, booleans 1.0 / 0.0
 
 
 def _arrow_backed(values: pd.Series) -> bool:
@@ -595,6 +599,14 @@ def _levels(values: pd.Series | Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     return codes, list(found)
 
 
+def _codes_among(uniques: list[Any], values: Sequence[Any]) -> np.ndarray:
+    """Position of each value in ``uniques`` (distinct values), -1 when absent."""
+    if len(values) >= _FACTORIZE_MIN_VALUES:
+        return pd.Index(uniques).get_indexer(np.asarray(values, dtype=object)).astype(np.int64, copy=False)
+    index = {value: i for i, value in enumerate(uniques)}
+    return np.fromiter((index.get(v, -1) for v in values), dtype=np.int64, count=len(values))
+
+
 def _map_levels(
     values: pd.Series | Sequence[Any], convert: Callable[[Any], Any], missing: Any, dtype: Any
 ) -> np.ndarray:
@@ -619,6 +631,8 @@ def _kind_code(kind: Any) -> int:
 def _column_sentiment(values: Sequence[Any] | None) -> np.ndarray | None:
     if values is None:
         return None
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        return values.astype(np.float64, copy=False)
     out = np.array(
         [
             np.nan

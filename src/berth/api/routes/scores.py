@@ -25,10 +25,11 @@ router = APIRouter(prefix="/v1", tags=["scores"])
 def _score(model: LoadedModel, raw: bytes, limit: int) -> tuple[wire.ScoreRequest, list[CustomerScoreOut]]:
     """Decode, validate, convert, score and check the output — in a worker thread, off the event loop."""
     body = decode_score_request(raw, limit)
-    issues = batch_issues(body)
+    columns = to_column_tables(body)
+    issues = batch_issues(body, columns)
     if issues:
         raise RequestValidationError(issues)
-    results = model.scorer.score(to_column_tables(body), body.as_of)
+    results = model.scorer.score(columns, body.as_of)
     return body, to_outputs(body, results)
 
 
