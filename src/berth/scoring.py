@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+import numpy as np
+
 # {"shipments": {"customer_id": [...], "shipment_date": [...], "volume": [...]},
 #  "interactions": {...}, "customers": {...}} — canonical column names (berth.tables);
 # a column is a list (dates as datetime.date / datetime.datetime or ISO strings, missing values as
 # None) or a NumPy array (numbers as float64 with NaN, dates as datetime64 with NaT).
-ColumnTables = Mapping[str, Mapping[str, Sequence[Any]]]
+ColumnTables = Mapping[str, Mapping[str, Sequence[Any] | np.ndarray]]
 
 RISK_BANDS = ("low", "medium", "high", "critical")
 

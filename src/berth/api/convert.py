@@ -17,7 +17,7 @@ from berth.api.wire import CustomerIn, ScoreRequest, canonical_json
 from berth.scoring import RISK_BANDS, ColumnTables, CustomerScore
 
 Issue = dict[str, Any]
-Columns = dict[str, Sequence[Any]]
+Columns = dict[str, Sequence[Any] | np.ndarray]
 
 
 class ModelOutputError(RuntimeError):
@@ -141,7 +141,8 @@ def _dates(values: Sequence[date | None]) -> np.ndarray:
 def _datetimes(values: Sequence[datetime | None]) -> np.ndarray:
     """``datetime64[us]`` of naive (UTC) date-times, NaT for None."""
     if len(values) >= _PANDAS_MIN_VALUES:
-        return np.asarray(pd.to_datetime(values).to_numpy(), dtype="datetime64[us]")
+        as_objects = np.asarray(values, dtype=object)
+        return np.asarray(pd.to_datetime(as_objects).to_numpy(), dtype="datetime64[us]")
     micros = [
         _NAT
         if v is None

@@ -34,6 +34,8 @@ _SECONDS_PER_DAY = 86_400.0
 _NAT_DAY = np.iinfo(np.int64).min  # what _days gives a missing date
 _LOW_32 = np.int64((1 << 32) - 1)
 _PARALLEL_MIN_EVENTS = 1_000_000
+# A plain column (HistoryArrays.from_columns): Python values, or an array of numbers or dates.
+PlainColumn = Sequence[Any] | np.ndarray
 _GATHER_THREADS = min(4, max(2, os.cpu_count() or 2))
 
 # The columns features read; everything else in the tables (ids, channels, ...) is ignored.
@@ -426,12 +428,12 @@ class HistoryArrays:
         )
 
     @classmethod
-    def from_columns(cls, columns: Mapping[str, Mapping[str, Sequence[Any]]]) -> HistoryArrays:
+    def from_columns(cls, columns: Mapping[str, Mapping[str, PlainColumn]]) -> HistoryArrays:
         """Build from plain columns in canonical names (the HTTP API's already-validated input).
 
         A column is a list of Python values or a NumPy array (numbers as floats with NaN, dates
-        as ``datetime64`` with NaT), which is taken as is. No DataFrame is built: for one customer's few dozen rows, pandas construction alone would
-        cost more than every feature together.
+        as ``datetime64`` with NaT), which is taken as is. No DataFrame is built: for one
+        customer's few dozen rows, pandas construction alone would cost more than every feature.
         """
         ships = columns.get(t.SHIPMENTS) or {}
         codes, uniques = _levels(ships.get(t.CUSTOMER_ID, ()))
@@ -500,7 +502,7 @@ def _naive_utc(value: Any) -> Any:
     return value if zone is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _column_seconds(values: Sequence[Any]) -> np.ndarray:
+def _column_seconds(values: PlainColumn) -> np.ndarray:
     """Seconds since the epoch (whole seconds, as ``datetime64[s]``), NaN for None."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
         return _seconds(values)
@@ -524,7 +526,7 @@ def _column_seconds(values: Sequence[Any]) -> np.ndarray:
         return out
 
 
-def _column_days(values: Sequence[Any]) -> np.ndarray:
+def _column_days(values: PlainColumn) -> np.ndarray:
     """Day numbers (dates and date-times floored to their day, zoned ones in UTC)."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
         return _days(values)
@@ -534,7 +536,7 @@ def _column_days(values: Sequence[Any]) -> np.ndarray:
         return np.array(list(values), dtype="datetime64[s]").astype("datetime64[D]").astype(np.int64)
 
 
-def _column_float(values: Sequence[Any] | None) -> np.ndarray | None:
+def _column_float(values: PlainColumn | None) -> np.ndarray | None:
     if values is None:
         return None
     return np.asarray(values, dtype=np.float64)  # None becomes NaN, booleans 1.0 / 0.0
@@ -582,7 +584,7 @@ def _factorize(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, encoded.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
 
 
-def _levels(values: pd.Series | Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+def _levels(values: pd.Series | PlainColumn) -> tuple[np.ndarray, list[Any]]:
     """Codes of the distinct values in order of first appearance (-1 for None) and those values.
 
     ``pd.factorize`` for a pandas column or a long list; below :data:`_FACTORIZE_MIN_VALUES`
@@ -599,7 +601,7 @@ def _levels(values: pd.Series | Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     return codes, list(found)
 
 
-def _codes_among(uniques: list[Any], values: Sequence[Any]) -> np.ndarray:
+def _codes_among(uniques: list[Any], values: PlainColumn) -> np.ndarray:
     """Position of each value in ``uniques`` (distinct values), -1 when absent."""
     if len(values) >= _FACTORIZE_MIN_VALUES:
         return pd.Index(uniques).get_indexer(np.asarray(values, dtype=object)).astype(np.int64, copy=False)
@@ -615,7 +617,7 @@ def _map_levels(
     return np.array([*(convert(level) for level in levels), missing], dtype=dtype)[codes]  # -1: missing
 
 
-def _column_categories(values: pd.Series | Sequence[Any]) -> np.ndarray:
+def _column_categories(values: pd.Series | PlainColumn) -> np.ndarray:
     """Integer codes of the distinct values in order of appearance, NaN for None (float32: exact
     below 2**24 levels, half the memory of float64)."""
     codes = _levels(values)[0].astype(np.float32)
@@ -628,7 +630,7 @@ def _kind_code(kind: Any) -> int:
     return _KIND_CODES.get(str(kind).strip().lower(), -1)
 
 
-def _column_sentiment(values: Sequence[Any] | None) -> np.ndarray | None:
+def _column_sentiment(values: PlainColumn | None) -> np.ndarray | None:
     if values is None:
         return None
     if isinstance(values, np.ndarray) and values.dtype.kind == "f":
