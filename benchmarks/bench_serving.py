@@ -2,8 +2,8 @@
 
     uv run python benchmarks/bench_serving.py [--customers 3000] [--seconds 10] [--clients 4]
 
-All three servers run as separate processes on loopback with one uvicorn worker, on the same
-trained model:
+All three servers run as separate processes on loopback with one uvicorn worker (a last throughput
+round gives Berth and the no-op endpoint two workers each), on the same trained model:
 
 - Berth `POST /v1/scores`: one customer **with its history** (features, calibrated probability,
   partial churn and per-customer drivers computed in the request, prediction logged, API key checked);
@@ -13,8 +13,9 @@ trained model:
 
 Prints single-request p50/p99 latency (sequential, keep-alive), the time of 1,000-customer batches
 (1,000 customers drawn at random: the target; the 1,000 longest histories: the worst case), sustained
-requests/s with several concurrent clients, an in-process breakdown of one request by step, and how
-often the path attributions behind the drivers name the same top driver as exact TreeSHAP.
+requests/s with several concurrent clients (one worker each, then two workers each), an in-process
+breakdown of one request by step, and how often the path attributions behind the drivers name the
+same top driver as exact TreeSHAP.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
 
         steps: dict[str, Callable[[], object]] = {
             "decode + validate JSON": partial(decode_score_request, raw, 1_000),
-            "batch rules": partial(batch_issues, body),
             "to columns": partial(to_column_tables, body),
+            "batch rules": partial(batch_issues, body, columns),
             "history arrays": partial(HistoryArrays.from_columns, columns),
             "history arrays + features": features,
             "churn + drivers (trees)": partial(churn.contributions, matrix.values),
@@ -178,6 +179,52 @@ def _driver_agreement(bundle_folder: Path, data: object, as_of: date) -> None:
         f"\ndrivers on {values.shape[0]} customers: path attributions name the same top driver group as "
         f"exact TreeSHAP for {same_top:.1%}, the same top-3 set for {same_set:.1%}"
     )
+
+
+def _two_workers(
+    work: Path, env: dict[str, str], bundle: Path, key: str, one: bytes, clients: int, seconds: float
+) -> None:
+    """Sustained throughput of Berth and the no-op endpoint, each with two uvicorn workers."""
+    ports = {"berth": _port(), "noop": _port()}
+    commands = {
+        "berth": [sys.executable, "-m", "berth", "serve", "--bundle", str(bundle), "--workers", "2"],
+        "noop": [sys.executable, "-m", "uvicorn", "noop_app:app", "--workers", "2"],
+    }
+    processes = {
+        name: subprocess.Popen(
+            [*command, "--port", str(ports[name]), "--no-access-log"],
+            env=env,
+            cwd=work,
+            stdout=(work / f"{name}-2.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        for name, command in commands.items()
+    }
+    try:
+        _wait(f"http://127.0.0.1:{ports['berth']}/healthz", processes["berth"])
+        _wait(f"http://127.0.0.1:{ports['noop']}/docs", processes["noop"])
+        rates = {
+            "berth": _throughput(
+                f"http://127.0.0.1:{ports['berth']}/v1/scores",
+                one,
+                {"X-API-Key": key, "Content-Type": "application/json"},
+                clients,
+                seconds,
+            ),
+            "noop": _throughput(
+                f"http://127.0.0.1:{ports['noop']}/noop",
+                b"{}",
+                {"Content-Type": "application/json"},
+                clients,
+                seconds,
+            ),
+        }
+    finally:
+        for process in processes.values():
+            process.terminate()
+            process.wait(timeout=30)
+    print(f"  with 2 workers each: berth {rates['berth']:.0f}, no-op {rates['noop']:.0f} req/s", end="")
+    print(f" → {rates['berth'] / rates['noop']:.2f}")
 
 
 def main() -> None:
@@ -366,6 +413,7 @@ def main() -> None:
         for name, rate in rates.items():
             print(f"  {name:8}{rate:>9.0f} req/s")
         print(f"  Berth / no-op = {rates['berth'] / rates['noop']:.2f} (target ≥ 0.5)")
+        _two_workers(work, env, bundle, key, one, args.clients, args.seconds)
         _breakdown(bundle, one, batches["1,000 customers at random"])
         _driver_agreement(bundle, data, as_of)
     finally:
