@@ -111,9 +111,15 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
 
 
 def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
-    """Median in-process time of each step of POST /v1/scores (the server's own code, no HTTP)."""
+    """Median in-process time of each step of POST /v1/scores (the server's own code, no HTTP).
+
+    With the server's garbage-collector settings: this process holds the simulated book and the
+    training objects, which CPython's default thresholds would scan again and again.
+    """
+    import gc
     from datetime import UTC, datetime
 
+    from berth.api.app import SERVING_GC_THRESHOLDS
     from berth.api.body import decode_score_request
     from berth.api.convert import batch_issues, to_column_tables, to_outputs
     from berth.api.prediction_log import PendingPredictions
@@ -121,6 +127,9 @@ def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
     from berth.features import HistoryArrays, compute_features, date_to_day
     from berth.scoring import ColumnTables
 
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
+    gc.collect()
+    gc.freeze()
     scorer = BundleScorer(ModelBundle.load(bundle_folder))
     spec, churn, params = scorer.bundle.spec, scorer.bundle.churn, scorer.bundle.btyd_params
     assert churn is not None
