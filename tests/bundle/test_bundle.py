@@ -102,28 +102,3 @@ def test_drivers_sum_to_the_log_odds(trained: TrainedModel, sim_data: PortData) 
 def test_risk_bands_follow_thresholds() -> None:
     bands = {"medium": 0.2, "high": 0.4, "critical": 0.7}
     assert [risk_band(p, bands) for p in (0.1, 0.2, 0.5, 0.9)] == ["low", "medium", "high", "critical"]
-
-
-def test_customers_scored_together_score_as_alone(
-    trained: TrainedModel, sim_data: PortData, tmp_path: Path
-) -> None:
-    """What dynamic batching relies on: a customer's score does not depend on its batch mates."""
-    import json
-
-    from berth.api.batching import merge_columns
-    from berth.api.convert import to_column_tables
-    from berth.api.requests import request_body
-    from berth.api.wire import SCORE_REQUEST_DECODER
-
-    scorer = BundleScorer(ModelBundle.load(_saved(trained, tmp_path)))
-    as_of = trained.training_cutoff
-    ids = sim_data.shipments["customer_id"].drop_duplicates().tolist()[:6]
-    tables = [
-        to_column_tables(SCORE_REQUEST_DECODER.decode(json.dumps(request_body(sim_data, [i], as_of))))
-        for i in ids
-    ]
-    together = {s.customer_id: s for s in scorer.score(merge_columns(tables), as_of)}
-    assert sorted(together) == sorted(ids)
-    for table in tables:
-        (alone,) = scorer.score(table, as_of)
-        assert together[alone.customer_id] == alone

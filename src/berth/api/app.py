@@ -20,7 +20,6 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.concurrency import run_in_threadpool
 
 from berth._logging import get_logger
-from berth.api.batching import ScoreBatcher
 from berth.api.deps import ApiKeyAuthenticator, Services
 from berth.api.errors import ModelLoadError, install_error_handlers
 from berth.api.holder import LoadedModel, ModelHolder
@@ -139,7 +138,6 @@ def create_app(
             writer=writer,
             authenticator=ApiKeyAuthenticator(store, settings.api_key_cache_ttl_s),
             metrics=metrics,
-            batcher=ScoreBatcher(timeout_s=settings.request_timeout_s),
         )
         if settings.auth_disabled:
             log.warning("API-key authentication is DISABLED (development)")

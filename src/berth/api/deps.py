@@ -18,7 +18,6 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
-from berth.api.batching import ScoreBatcher
 from berth.api.errors import ProblemError
 from berth.api.holder import LoadedModel, ModelHolder
 from berth.api.metrics import Metrics
@@ -79,7 +78,6 @@ class Services:
     writer: PredictionLogWriter
     authenticator: ApiKeyAuthenticator
     metrics: Metrics
-    batcher: ScoreBatcher
 
 
 @dataclass(frozen=True)

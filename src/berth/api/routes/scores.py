@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from berth.api import wire
-from berth.api.batching import SMALL_BODY_BYTES
 from berth.api.body import decode_score_request, request_body
 from berth.api.convert import ModelOutputError, batch_issues, to_column_tables, to_outputs
 from berth.api.deps import ModelDep, ScoreCaller, Services, ServicesDep
@@ -19,25 +18,19 @@ from berth.api.errors import ProblemError, problem_responses
 from berth.api.holder import LoadedModel
 from berth.api.prediction_log import PendingPredictions
 from berth.api.schemas import CustomerScoreOut, ScoreRequest, ScoreResponse
-from berth.scoring import ColumnTables
 
 router = APIRouter(prefix="/v1", tags=["scores"])
 
 
-def _checked(raw: bytes, limit: int) -> tuple[wire.ScoreRequest, ColumnTables]:
-    """Decode and validate the body (4xx problems raised here) and turn it into columns."""
+def _score(model: LoadedModel, raw: bytes, limit: int) -> tuple[wire.ScoreRequest, list[CustomerScoreOut]]:
+    """Decode, validate, convert, score and check the output — in a worker thread, off the event loop."""
     body = decode_score_request(raw, limit)
     columns = to_column_tables(body)
     issues = batch_issues(body, columns)
     if issues:
         raise RequestValidationError(issues)
-    return body, columns
-
-
-def _score(model: LoadedModel, raw: bytes, limit: int) -> tuple[wire.ScoreRequest, list[CustomerScoreOut]]:
-    """Validate, score and check the output of a large body — in a worker thread, off the event loop."""
-    body, columns = _checked(raw, limit)
-    return body, to_outputs(body, model.scorer.score(columns, body.as_of))
+    results = model.scorer.score(columns, body.as_of)
+    return body, to_outputs(body, results)
 
 
 @router.post(
@@ -57,14 +50,10 @@ async def create_scores(
     raw = await request.body()
     settings = services.settings
     try:
-        if len(raw) <= SMALL_BODY_BYTES:  # queued for the scoring thread, scored with its neighbours
-            body, columns = _checked(raw, settings.max_batch_size)
-            scores = await services.batcher.score(model, body, columns, len(raw))
-        else:
-            with anyio.fail_after(settings.request_timeout_s):
-                body, scores = await anyio.to_thread.run_sync(
-                    _score, model, raw, settings.max_batch_size, abandon_on_cancel=True
-                )
+        with anyio.fail_after(settings.request_timeout_s):
+            body, scores = await anyio.to_thread.run_sync(
+                _score, model, raw, settings.max_batch_size, abandon_on_cancel=True
+            )
     except TimeoutError:
         raise ProblemError(
             504, f"scoring took longer than {settings.request_timeout_s:g} s", kind="timeout"
