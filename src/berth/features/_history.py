@@ -432,7 +432,8 @@ class HistoryArrays:
         """Build from plain columns in canonical names (the HTTP API's already-validated input).
 
         A column is a list of Python values or a NumPy array (numbers as floats with NaN, dates
-        as ``datetime64`` with NaT), which is taken as is. No DataFrame is built: for one
+        as ``datetime64`` with NaT), which is taken as is. A row without a customer id is left
+        out, as :meth:`from_port_data` leaves it out. No DataFrame is built: for one
         customer's few dozen rows, pandas construction alone would cost more than every feature.
         """
         ships = columns.get(t.SHIPMENTS) or {}
