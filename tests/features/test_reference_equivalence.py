@@ -644,3 +644,18 @@ def test_small_blocks_and_a_given_output_array_change_no_feature(case: Case) -> 
     filled = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS, out=out)
     assert filled.values is out
     np.testing.assert_array_equal(out, whole.astype(np.float32))
+
+
+def test_from_columns_leaves_out_rows_without_a_customer_id() -> None:
+    ships = {
+        CID: ["A", None, "A", "B"],
+        t.SHIPMENT_DATE: [date(2025, 1, 2), date(2025, 1, 3), date(2025, 2, 1), date(2025, 1, 5)],
+        "volume": [1.0, 99.0, 2.0, 3.0],
+    }
+    history = HistoryArrays.from_columns({t.SHIPMENTS: ships})
+    assert history.customer_ids.tolist() == ["A", "B"]
+    assert len(history.shipments) == 3
+    kept = {name: [v for v, c in zip(values, ships[CID], strict=True) if c] for name, values in ships.items()}
+    clean = HistoryArrays.from_columns({t.SHIPMENTS: kept})
+    np.testing.assert_array_equal(history.shipments.key, clean.shipments.key)
+    np.testing.assert_array_equal(history.shipments.values["volume"], clean.shipments.values["volume"])
