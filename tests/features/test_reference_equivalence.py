@@ -350,12 +350,13 @@ def test_fast_engine_matches_pandas_reference(case: Case) -> None:
     assert_same_features(fast, reference_features(case.data, case.cutoff, planned), planned)
 
 
+@pytest.mark.parametrize("plain", [to_columns, to_array_columns], ids=["lists", "arrays"])
 @SETTINGS
 @given(case=cases())
-def test_from_columns_matches_from_port_data(case: Case) -> None:
+def test_from_columns_matches_from_port_data(plain: Any, case: Case) -> None:
     data = _drop_empty_resolutions(case.data)
     batch = HistoryArrays.from_port_data(data)
-    api = HistoryArrays.from_columns(to_columns(data))
+    api = HistoryArrays.from_columns(plain(data))
     assert api.customer_ids.tolist() == batch.customer_ids.tolist()
     assert api.available == batch.available
     cutoff_day = date_to_day(case.cutoff)
@@ -365,22 +366,6 @@ def test_from_columns_matches_from_port_data(case: Case) -> None:
         b = compute_features(api, cutoff_day, spec, codes=codes, btyd_params=BTYD_PARAMS)
         np.testing.assert_array_equal(b.codes, a.codes)
         np.testing.assert_array_equal(b.values, a.values)
-
-
-@SETTINGS
-@given(case=cases())
-def test_from_array_columns_matches_from_port_data(case: Case) -> None:
-    data = _drop_empty_resolutions(case.data)
-    batch = HistoryArrays.from_port_data(data)
-    api = HistoryArrays.from_columns(to_array_columns(data))
-    assert api.customer_ids.tolist() == batch.customer_ids.tolist()
-    assert api.available == batch.available
-    cutoff_day = date_to_day(case.cutoff)
-    spec = _with_btyd(plan_features(batch, cutoff_day, case.spec))
-    codes = _serving_codes(batch, cutoff_day)
-    a = compute_features(batch, cutoff_day, spec, codes=codes, btyd_params=BTYD_PARAMS)
-    b = compute_features(api, cutoff_day, spec, codes=codes, btyd_params=BTYD_PARAMS)
-    np.testing.assert_array_equal(b.values, a.values)
 
 
 @SETTINGS
