@@ -34,9 +34,9 @@ _SECONDS_PER_DAY = 86_400.0
 _NAT_DAY = np.iinfo(np.int64).min  # what _days gives a missing date
 _LOW_32 = np.int64((1 << 32) - 1)
 _PARALLEL_MIN_EVENTS = 1_000_000
+_GATHER_THREADS = min(4, max(2, os.cpu_count() or 2))
 # A plain column (HistoryArrays.from_columns): Python values, or an array of numbers or dates.
 PlainColumn = Sequence[Any] | np.ndarray
-_GATHER_THREADS = min(4, max(2, os.cpu_count() or 2))
 
 # The columns features read; everything else in the tables (ids, channels, ...) is ignored.
 INPUT_COLUMNS: Mapping[str, tuple[str, ...]] = {
