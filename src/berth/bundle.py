@@ -29,6 +29,7 @@ from berth.features import (
     compute_features,
     date_to_day,
     feature_group,
+    warm_up_kernels,
 )
 from berth.features._spec import GROUP_LABELS
 from berth.modeling.btyd import BGNBDParams
@@ -182,6 +183,7 @@ class BundleScorer:
 
     def __init__(self, bundle: ModelBundle, *, version: str = "local", name: str | None = None) -> None:
         self.bundle = bundle
+        warm_up_kernels()  # compiled (or read from numba's cache) now, not in the first request
         meta = bundle.metadata
         self._info = ModelInfo(
             name=name or str(meta.get("model_name", "berth-churn")),

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -46,7 +45,6 @@ from berth.features import (
     date_to_day,
     plan_features,
 )
-from berth.features import _build as features_build
 from berth.features.reference import reference_features
 from berth.modeling.btyd import BGNBDParams
 from berth.tables import PortData
@@ -615,20 +613,24 @@ def test_dropping_the_caches_changes_no_feature(case: Case) -> None:
 
 @SETTINGS
 @given(case=cases())
-def test_small_blocks_and_a_given_output_array_change_no_feature(case: Case) -> None:
-    """Category concentration runs in blocks of customers, and training fills a preallocated
-    float32 matrix: neither may change a value (beyond float32 rounding for the latter)."""
+def test_customers_scored_together_or_alone_get_the_same_features(case: Case) -> None:
+    """A customer's features read only its own events: scoring it with others, in any order, or
+    alone changes no bit of them (what lets requests share a scorer call), and training's
+    preallocated float32 matrix changes nothing beyond float32 rounding."""
     history = HistoryArrays.from_port_data(case.data)
     cutoff_day = date_to_day(case.cutoff)
     spec = _with_btyd(plan_features(history, cutoff_day, case.spec))
-    whole = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
-    with mock.patch.object(features_build, "_CONCENTRATION_BLOCK", 3):
-        blocks = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
-    np.testing.assert_array_equal(blocks, whole)
-    out = np.zeros(whole.shape, dtype=np.float32)
+    whole = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS)
+    reversed_codes = whole.codes[::-1].copy()
+    backwards = compute_features(history, cutoff_day, spec, codes=reversed_codes, btyd_params=BTYD_PARAMS)
+    np.testing.assert_array_equal(backwards.values[::-1], whole.values)
+    for row, code in enumerate(whole.codes):
+        alone = compute_features(history, cutoff_day, spec, codes=np.array([code]), btyd_params=BTYD_PARAMS)
+        np.testing.assert_array_equal(alone.values[0], whole.values[row])
+    out = np.zeros(whole.values.shape, dtype=np.float32)
     filled = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS, out=out)
     assert filled.values is out
-    np.testing.assert_array_equal(out, whole.astype(np.float32))
+    np.testing.assert_array_equal(out, whole.values.astype(np.float32))
 
 
 def test_from_columns_leaves_out_rows_without_a_customer_id() -> None:

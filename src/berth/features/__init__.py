@@ -14,6 +14,7 @@ from berth.features._build import (
     plan_features,
 )
 from berth.features._history import INPUT_COLUMNS, EventTable, HistoryArrays, date_to_day, day_to_date
+from berth.features._kernels import warm_up as warm_up_kernels
 from berth.features._spec import GROUP_LABELS, FeatureSpec, feature_group
 from berth.modeling.btyd import BGNBDParams
 from berth.tables import CUSTOMER_ID, PortData
@@ -34,6 +35,7 @@ __all__ = [
     "feature_group",
     "plan_features",
     "to_frame",
+    "warm_up_kernels",
 ]
 
 

@@ -1,21 +1,22 @@
 """Point-in-time features: (history, cutoff) → one row per eligible customer.
 
-Every quantity reads only events on or before the cutoff day: ``EventTable.bounds`` and
-``EventTable.window_bounds``, at the cutoff or earlier, are the only places the cutoff is applied,
-so adding or changing data after the cutoff cannot change a feature. No per-customer Python: each
-feature is a handful of vectorised array operations, which keeps one customer's call cheap (the
-HTTP API) and ten million events fast (training).
+Every quantity reads only events on or before the cutoff day: the event features come from
+compiled per-customer loops (:mod:`berth.features._kernels`), which find the end of each
+customer's events at the cutoff and read nothing past it, so adding or changing data after the
+cutoff cannot change a feature. A customer's features read only its own events: one customer costs
+microseconds (the HTTP API), and a book of ten million events one pass per cutoff (training).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from berth.features._history import EventTable, HistoryArrays, _leading_zero_cumsum
-from berth.features._spec import TREND_WINDOWS, FeatureSpec
+from berth.features import _kernels
+from berth.features._history import EventTable, HistoryArrays
+from berth.features._spec import FeatureSpec
 from berth.modeling import btyd
 
 _NAN = np.nan
@@ -33,131 +34,6 @@ class FeatureMatrix:
     btyd_params: btyd.BGNBDParams | None
 
 
-_CONCENTRATION_BLOCK = 1 << 18
-
-
-def _nan_as_zero(values: np.ndarray) -> np.ndarray:
-    """Missing values as 0 (inputs are finite or NaN; ``np.nan_to_num`` costs 10x more per call)."""
-    return np.where(np.isnan(values), 0.0, values)
-
-
-def _flags_or_zero_filled(values: np.ndarray) -> np.ndarray:
-    """0/1 values (missing as 0) as booleans, so their sums are exact integer counts; others as is."""
-    flags = values == 1.0
-    if bool(((values == 0.0) | flags | np.isnan(values)).all()):
-        return flags
-    return _nan_as_zero(values)
-
-
-def _known_counts(table: EventTable, column: str) -> np.ndarray | None:
-    """Cumulative count of the known (non-missing) values of ``column``; None when every value is
-    known, for then the count over [lo, hi) is hi - lo (no array spent on it)."""
-    every = table.derived(
-        f"all_known:{column}", lambda tb: np.array(bool(np.isfinite(tb.values[column]).all()))
-    )
-    if bool(every):
-        return None
-    return table.cumulative(f"known:{column}", lambda tb: np.isfinite(tb.values[column]))
-
-
-def _count_in(counts: np.ndarray | None, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Known values in [lo, hi) from :func:`_known_counts`."""
-    return hi - lo if counts is None else counts[hi] - counts[lo]
-
-
-def _priced_sum(ships: EventTable, column: str, other: str, plain: np.ndarray) -> np.ndarray:
-    """Cumulative sum of ``column`` over shipments whose ``other`` is known (for price per unit).
-
-    When ``other`` is known for every shipment it is the plain cumulative sum: shared, not copied.
-    """
-
-    def compute(table: EventTable) -> np.ndarray:
-        known = np.isfinite(table.values[other])
-        if bool(known.all()):
-            return plain
-        return _leading_zero_cumsum(np.where(known, _nan_as_zero(table.values[column]), 0.0))
-
-    return ships.derived(f"cumsum:{column}_priced", compute)
-
-
-def _zero_filled(column: str) -> Callable[[EventTable], np.ndarray]:
-    """A derivation: the value column with missing values as 0 (for sums)."""
-
-    def compute(table: EventTable) -> np.ndarray:
-        return _nan_as_zero(table.values[column])
-
-    return compute
-
-
-def _new_day(table: EventTable) -> np.ndarray:
-    """True on the first event of each (customer, day)."""
-    new_day = np.ones(len(table), dtype=bool)
-    key = table.key  # one value per (customer, day): a new day wherever it changes
-    new_day[1:] = key[1:] != key[:-1]
-    return new_day
-
-
-def _gaps(table: EventTable) -> np.ndarray:
-    """Days since the customer's previous shipping day, on the first event of each new day; else 0.
-
-    Not cached on the table: only its three cumulative sums (cached) read it.
-    """
-    gap = np.zeros(len(table), dtype=np.int32)  # whole days
-    if len(table) > 1:
-        code, day = table.code, table.day
-        same = (code[1:] == code[:-1]) & (day[1:] != day[:-1])
-        gap[1:] = np.where(same, day[1:] - day[:-1], 0)
-    return gap
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den
-    out[~np.isfinite(out)] = _NAN
-    return out
-
-
-def _log(values: np.ndarray) -> np.ndarray:
-    """Natural log, NaN where the argument is not positive (no -inf, no warning)."""
-    out = np.full(values.shape[0], _NAN)
-    positive = values > 0
-    out[positive] = np.log(values[positive])
-    return out
-
-
-def _log_ratio(recent: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Symmetric, smoothed trend: log((recent + 1) / (previous + 1))."""
-    return np.log1p(np.maximum(recent, 0.0)) - np.log1p(np.maximum(previous, 0.0))
-
-
-def _last_value(table: EventTable, name: str, start: np.ndarray, hi: np.ndarray, back: int = 1) -> np.ndarray:
-    idx = hi - back
-    ok = idx >= start
-    out = np.full(start.shape[0], _NAN)
-    if ok.any():
-        out[ok] = table.values[name][idx[ok]]
-    return out
-
-
-def _last_day(table: EventTable, start: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    ok = hi > start
-    out = np.full(start.shape[0], _NAN)
-    out[ok] = table.day_at(hi[ok] - 1)
-    return out
-
-
-def _concat_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of every [lo_i, hi_i) range concatenated, and the row i each index came from."""
-    lengths = np.maximum(hi - lo, 0)
-    total = int(lengths.sum())
-    rows = np.repeat(np.arange(lo.shape[0]), lengths)
-    if total == 0:
-        return np.empty(0, dtype=np.int64), rows
-    offsets = np.cumsum(lengths) - lengths
-    idx = np.arange(total) - np.repeat(offsets, lengths) + np.repeat(lo, lengths)
-    return idx, rows
-
-
 def eligible_codes(history: HistoryArrays, cutoff_day: int, lookback_days: int) -> np.ndarray:
     """Customers with at least one shipment in (cutoff − lookback, cutoff]."""
     ships = history.shipments
@@ -167,148 +43,71 @@ def eligible_codes(history: HistoryArrays, cutoff_day: int, lookback_days: int) 
     return codes[hi > lo]
 
 
+# Inputs a kernel output needs besides the events themselves: without them it is not a feature.
+_SHIPMENT_INPUTS: Mapping[str, tuple[str, ...]] = {
+    **{name: ("volume",) for name in _kernels.SHIPMENT_OUTPUTS if name.startswith("volume_")},
+    **dict.fromkeys(("revenue_90", "revenue_365", "revenue_trend_90", "revenue_trend_180"), ("revenue",)),
+    **dict.fromkeys(("revenue_per_unit_180", "price_trend_90"), ("revenue", "volume")),
+    "margin_share_365": ("revenue", "cost"),
+    **{
+        name: ("delay_hours",)
+        for name in _kernels.SHIPMENT_OUTPUTS
+        if name.startswith(("on_time_", "delay_"))
+    },
+    "damage_rate_365": ("damaged",),
+    "top_cargo_share_365": ("cargo_type",),
+    "lanes_365": ("lane",),
+}
+_RESOLUTION_OUTPUTS = frozenset({"unresolved_complaints", "resolution_days_mean_365"})
+_SURVEY_OUTPUTS = frozenset(
+    {"survey_score_last", "survey_score_change", "days_since_last_survey", "survey_score_mean_365"}
+)
+_NO_EVENTS = np.empty(0, dtype=np.int64)
+
+
+def _column(values: Mapping[str, np.ndarray], name: str, dtype: type[np.generic]) -> np.ndarray:
+    """A value column as the kernels take it (an empty array when absent): contiguous and writable,
+    the layout they are compiled for (:func:`berth.features._kernels.warm_up`); copied only if not."""
+    column = values.get(name)
+    return np.empty(0, dtype=dtype) if column is None else np.require(column, dtype, ("C", "W"))
+
+
+def _events(keys_or_codes: np.ndarray) -> np.ndarray:
+    """Search keys or customer codes as the kernels take them: contiguous, writable int64."""
+    return np.require(keys_or_codes, np.int64, ("C", "W"))
+
+
+def _n_levels(codes: np.ndarray) -> int:
+    """One more than the largest category code (0 when there is none)."""
+    known = codes[np.isfinite(codes)]
+    return int(known.max()) + 1 if known.shape[0] else 0
+
+
 def _shipment_features(
     ships: EventTable, k: np.ndarray, c: int, spec: FeatureSpec, out: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    start = ships.starts(k)
-    # Every window edge the shipment features use, in one binary search: bound[w] is the end of
-    # the events on or before day c - w.
-    bound = ships.window_bounds(k, c, (0, 30, 90, 180, 365, *(2 * w for w in TREND_WINDOWS)))
-    hi = bound[0]
-    first_day = ships.day_at(start).astype(np.float64)
-    last_day = ships.day_at(hi - 1).astype(np.float64)
-    out["recency_days"] = c - last_day
-    out["first_shipment_age_days"] = c - first_day
-    for w in (30, 90, 180, 365):
-        out[f"n_shipments_{w}"] = (hi - bound[w]).astype(np.float64)
-    for w in TREND_WINDOWS:
-        previous = bound[w] - bound[2 * w]
-        out[f"shipments_trend_{w}"] = _log_ratio(
-            (hi - bound[w]).astype(np.float64), previous.astype(np.float64)
-        )
-
-    # Cadence on distinct shipping days: a customer's own usual gap is the yardstick.
-    nd = ships.cumulative("new_day", _new_day)
-    distinct_all = nd[hi] - nd[start]
-    out["active_days_365"] = nd[hi] - nd[bound[365]]
-    mean_gap_all = _ratio(last_day - first_day, distinct_all - 1.0)
-    gaps: list[np.ndarray] = []  # computed at most once here, and not kept: only its sums are cached
-
-    def gap(table: EventTable) -> np.ndarray:
-        if not gaps:
-            gaps.append(_gaps(table))
-        return gaps[0]
-
-    g_sum = ships.cumulative("gap", gap)
-    g_sq = ships.cumulative("gap_sq", lambda tb: gap(tb).astype(np.float64) ** 2)
-    g_n = ships.cumulative("gap_n", lambda tb: gap(tb) > 0)
-    gaps.clear()
-    lo = bound[365]
-    n_gaps = g_n[hi] - g_n[lo]
-    mean_gap = _ratio(g_sum[hi] - g_sum[lo], n_gaps)
-    var_gap = np.maximum(_ratio(g_sq[hi] - g_sq[lo], n_gaps) - mean_gap**2, 0.0)
-    out["gap_mean_days"] = mean_gap_all
-    out["gap_mean_days_365"] = mean_gap
-    out["gap_cv_365"] = _ratio(np.sqrt(var_gap), mean_gap)
-    out["gap_ratio"] = _ratio(out["recency_days"], mean_gap_all)
-
-    frequency = distinct_all - 1.0
-    out["_btyd_frequency"] = frequency
-    out["_btyd_recency"] = last_day - first_day
-    out["_btyd_T"] = c - first_day
-
     values = ships.values
-    sums: dict[str, np.ndarray] = {}
-    for name in ("volume", "revenue", "cost"):
-        if name in values:
-            sums[name] = ships.cumulative(name, _zero_filled(name))
-    if "volume" in sums:
-        cs = sums["volume"]
-        for w in (90, 365):
-            out[f"volume_{w}"] = cs[hi] - cs[bound[w]]
-        for w in TREND_WINDOWS:
-            previous = cs[bound[w]] - cs[bound[2 * w]]
-            out[f"volume_trend_{w}"] = _log_ratio(cs[hi] - cs[bound[w]], previous)
-        out["volume_per_shipment_365"] = _ratio(out["volume_365"], out["n_shipments_365"])
-    if "revenue" in sums:
-        cr = sums["revenue"]
-        for w in (90, 365):
-            out[f"revenue_{w}"] = cr[hi] - cr[bound[w]]
-        for w in (90, 180):
-            previous = cr[bound[w]] - cr[bound[2 * w]]
-            out[f"revenue_trend_{w}"] = _log_ratio(cr[hi] - cr[bound[w]], previous)
-        if "volume" in sums:
-            # price per unit only over shipments with both revenue and volume known
-            cv = _priced_sum(ships, "volume", "revenue", sums["volume"])
-            cr_priced = _priced_sum(ships, "revenue", "volume", sums["revenue"])
-            b90, b180 = bound[90], bound[180]
-            rpu_recent = _ratio(cr_priced[hi] - cr_priced[b90], cv[hi] - cv[b90])
-            rpu_before = _ratio(cr_priced[b90] - cr_priced[b180], cv[b90] - cv[b180])
-            out["revenue_per_unit_180"] = _ratio(cr_priced[hi] - cr_priced[b180], cv[hi] - cv[b180])
-            out["price_trend_90"] = _log(_ratio(rpu_recent, rpu_before))
-        if "cost" in sums:
-            cc = sums["cost"]
-            rev = cr[hi] - cr[bound[365]]
-            out["margin_share_365"] = _ratio(rev - (cc[hi] - cc[bound[365]]), rev)
-    if "delay_hours" in values:
-        threshold = spec.on_time_threshold_hours
-        cn = _known_counts(ships, "delay_hours")
-        cd = ships.cumulative("delay", lambda tb: _nan_as_zero(tb.values["delay_hours"]))
-        co = ships.cumulative(f"on_time_{threshold}", lambda tb: tb.values["delay_hours"] <= threshold)
-        for w in (90, 365):
-            count = _count_in(cn, bound[w], hi)
-            out[f"on_time_share_{w}"] = _ratio(co[hi] - co[bound[w]], count)
-            out[f"delay_mean_hours_{w}"] = _ratio(cd[hi] - cd[bound[w]], count)
-        out["delay_trend_hours"] = out["delay_mean_hours_90"] - out["delay_mean_hours_365"]
-    if "damaged" in values:
-        cn = _known_counts(ships, "damaged")
-        cdmg = ships.cumulative("damaged", lambda tb: _flags_or_zero_filled(tb.values["damaged"]))
-        out["damage_rate_365"] = _ratio(cdmg[hi] - cdmg[bound[365]], _count_in(cn, bound[365], hi))
-    for name, feature in (("cargo_type", "top_cargo_share_365"), ("lane", "lanes_365")):
-        if name in values:
-            out[feature] = _concentration(values[name], bound[365], hi, top_share=(name == "cargo_type"))
+    cargo_type = _column(values, "cargo_type", np.float32)
+    lane = _column(values, "lane", np.float32)
+    rows = _kernels.shipment_features(
+        _events(ships.key),
+        _events(k),
+        int(c),
+        float(spec.on_time_threshold_hours),
+        _column(values, "volume", np.float64),
+        _column(values, "revenue", np.float64),
+        _column(values, "cost", np.float64),
+        _column(values, "delay_hours", np.float64),
+        _column(values, "damaged", np.float32),
+        cargo_type,
+        lane,
+        _n_levels(cargo_type),
+        _n_levels(lane),
+    )
+    for name, row in zip(_kernels.SHIPMENT_OUTPUTS, rows, strict=True):
+        if all(needed in values for needed in _SHIPMENT_INPUTS.get(name, ())):
+            out[name] = row
     return out
-
-
-def _concentration(categories: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, top_share: bool) -> np.ndarray:
-    """Share of the top category (or the number of distinct categories) per customer in [lo, hi).
-
-    Customers are taken in blocks of about :data:`_CONCENTRATION_BLOCK` events: every event of
-    the window is materialised with its row, which over a whole book would cost hundreds of MB.
-    """
-    out = np.full(lo.shape[0], _NAN)
-    ends = np.cumsum(np.maximum(hi - lo, 0))
-    first = 0
-    while first < lo.shape[0]:
-        done = int(ends[first - 1]) if first else 0
-        last = max(int(np.searchsorted(ends, done + _CONCENTRATION_BLOCK, side="right")), first + 1)
-        _concentration_block(categories, lo[first:last], hi[first:last], out[first:last], top_share)
-        first = last
-    return out
-
-
-def _concentration_block(
-    categories: np.ndarray, lo: np.ndarray, hi: np.ndarray, out: np.ndarray, top_share: bool
-) -> None:
-    idx, rows = _concat_ranges(lo, hi)
-    if idx.shape[0] == 0:
-        return
-    cats = categories[idx]
-    known = np.isfinite(cats)
-    rows, cats = rows[known], cats[known].astype(np.int64)
-    if rows.shape[0] == 0:
-        return
-    n_levels = int(cats.max()) + 1
-    pairs, counts = np.unique(rows.astype(np.int64) * n_levels + cats, return_counts=True)
-    pair_rows = pairs // n_levels
-    group_starts = np.flatnonzero(np.r_[True, pair_rows[1:] != pair_rows[:-1]])
-    row_ids = pair_rows[group_starts]
-    if top_share:
-        top = np.maximum.reduceat(counts, group_starts)
-        totals = np.add.reduceat(counts, group_starts)
-        out[row_ids] = top / totals
-    else:
-        out[row_ids] = np.diff(np.r_[group_starts, pairs.shape[0]])
 
 
 def _interaction_features(
@@ -317,47 +116,32 @@ def _interaction_features(
     tables = history.interactions
     if not tables:
         return out
-    complaints = tables["complaint"]
-    start = complaints.starts(k)
-    edges = complaints.window_bounds(k, c, (0, 90, 365))
-    hi = edges[0]
-    out["complaints_90"] = (hi - edges[90]).astype(np.float64)
-    out["complaints_365"] = (hi - edges[365]).astype(np.float64)
-    out["days_since_last_complaint"] = c - _last_day(complaints, start, hi)
     resolutions = history.resolutions
-    if resolutions is not None:
-        r_start = resolutions.starts(k)
-        r_edges = resolutions.window_bounds(k, c, (0, 365))
-        r_hi, r_lo = r_edges[0], r_edges[365]
-        out["unresolved_complaints"] = ((hi - start) - (r_hi - r_start)).astype(np.float64)
-        cs = resolutions.cumulative("resolution_days", lambda tb: tb.values["resolution_days"])
-        out["resolution_days_mean_365"] = _ratio(cs[r_hi] - cs[r_lo], (r_hi - r_lo).astype(np.float64))
-    claims = tables["claim"].window_bounds(k, c, (0, 365))
-    out["claims_365"] = (claims[0] - claims[365]).astype(np.float64)
     surveys = tables["survey"]
-    if surveys.has("score"):
-        s_start = surveys.starts(k)
-        s_edges = surveys.window_bounds(k, c, (0, 365))
-        s_hi, s_lo = s_edges[0], s_edges[365]
-        last = _last_value(surveys, "score", s_start, s_hi)
-        out["survey_score_last"] = last
-        out["survey_score_change"] = last - _last_value(surveys, "score", s_start, s_hi, back=2)
-        out["days_since_last_survey"] = c - _last_day(surveys, s_start, s_hi)
-        cs = surveys.cumulative("score", lambda tb: tb.values["score"])
-        out["survey_score_mean_365"] = _ratio(cs[s_hi] - cs[s_lo], (s_hi - s_lo).astype(np.float64))
-    if "sentiment" in tables:
-        sentiment = tables["sentiment"]
-        se_edges = sentiment.window_bounds(k, c, (0, 365))
-        se_hi, se_lo = se_edges[0], se_edges[365]
-        cs = sentiment.cumulative("sentiment", lambda tb: tb.values["sentiment"])
-        out["sentiment_mean_365"] = _ratio(cs[se_hi] - cs[se_lo], (se_hi - se_lo).astype(np.float64))
-    for kind, window, name in (
-        ("contact", 90, "contacts_90"),
-        ("meeting", 365, "meetings_365"),
-        ("redemption", 365, "redemptions_365"),
-    ):
-        edges = tables[kind].window_bounds(k, c, (0, window))
-        out[name] = (edges[0] - edges[window]).astype(np.float64)
+    sentiment = tables.get("sentiment")
+    rows = _kernels.interaction_features(
+        _events(k),
+        int(c),
+        _events(tables["complaint"].key),
+        _events(resolutions.key) if resolutions is not None else _NO_EVENTS,
+        _column(resolutions.values if resolutions is not None else {}, "resolution_days", np.float64),
+        _events(tables["claim"].key),
+        _events(surveys.key),
+        _column(surveys.values, "score", np.float64),
+        _events(sentiment.key) if sentiment is not None else _NO_EVENTS,
+        _column(sentiment.values if sentiment is not None else {}, "sentiment", np.float64),
+        _events(tables["contact"].key),
+        _events(tables["meeting"].key),
+        _events(tables["redemption"].key),
+    )
+    for name, row in zip(_kernels.INTERACTION_OUTPUTS, rows, strict=True):
+        if name in _RESOLUTION_OUTPUTS and resolutions is None:
+            continue
+        if name in _SURVEY_OUTPUTS and not surveys.has("score"):
+            continue
+        if name == "sentiment_mean_365" and sentiment is None:
+            continue
+        out[name] = row
     return out
 
 
