@@ -97,7 +97,8 @@ def test_a_loaded_classifier_scores_small_and_large_batches_alike(tmp_path: Path
     rows = x[: ARRAY_EVALUATOR_MAX_ROWS * 3]
     in_one_go = loaded.predict_proba(rows)  # XGBoost
     one_by_one = np.concatenate([loaded.predict_proba(rows[i : i + 1]) for i in range(len(rows))])  # arrays
-    np.testing.assert_allclose(one_by_one, in_one_go, atol=1e-6)
+    # XGBoost adds leaf values in float32, the array walk in float64: margins differ by ~1e-6
+    np.testing.assert_allclose(one_by_one, in_one_go, atol=1e-5)
     np.testing.assert_allclose(in_one_go, fitted.predict_proba(rows), atol=1e-6)
     small = loaded.contributions(rows[:8])
     np.testing.assert_allclose(small, loaded.contributions(rows)[:8], atol=1e-5)

@@ -121,8 +121,9 @@ def _zero_if_nan(value: float) -> float:
 
 
 @_inline
-def _day(key: np.ndarray, i: int) -> int:
-    return (key[i] & _LOW_32) - _DAY_OFFSET
+def _day(key: int) -> int:
+    """The day of a search key (a scalar: helpers taking arrays cost reference counting per call)."""
+    return (key & _LOW_32) - _DAY_OFFSET
 
 
 @_inline
@@ -169,15 +170,15 @@ def shipment_features(
         if hi <= start:
             continue
         sums[:] = 0.0
-        first_day, last_day = _day(key, start), _day(key, hi - 1)
+        first_day, last_day = _day(key[start]), _day(key[hi - 1])
         distinct_all = 0
         distinct_365 = 0
         gap_n, gap_sum, gap_sq = 0, 0.0, 0.0
         cargo_total, cargo_top, lanes_seen = 0, 0, 0
         window_lo = hi  # first event of the 365-day window
         for i in range(hi - 1, start - 1, -1):
-            day = _day(key, i)
-            new_day = i == start or _day(key, i - 1) != day
+            day = _day(key[i])
+            new_day = i == start or _day(key[i - 1]) != day
             if new_day:
                 distinct_all += 1
             age = c - day
@@ -187,7 +188,7 @@ def shipment_features(
             if new_day:
                 distinct_365 += 1
             if new_day and i > start:  # the gap back to the customer's previous shipping day
-                gap = day - _day(key, i - 1)
+                gap = day - _day(key[i - 1])
                 gap_n += 1
                 gap_sum += gap
                 gap_sq += float(gap) * float(gap)
@@ -198,23 +199,22 @@ def shipment_features(
             g = damaged[i] if has_damaged else np.nan
             for w in range(7):
                 if _WINDOW_LO[w] <= age < _WINDOW_HI[w]:
-                    s = sums[w]
-                    s[_COUNT] += 1.0
-                    s[_VOLUME] += _zero_if_nan(v)
-                    s[_REVENUE] += _zero_if_nan(r)
-                    s[_COST] += _zero_if_nan(k)
+                    sums[w, _COUNT] += 1.0
+                    sums[w, _VOLUME] += _zero_if_nan(v)
+                    sums[w, _REVENUE] += _zero_if_nan(r)
+                    sums[w, _COST] += _zero_if_nan(k)
                     if np.isfinite(r):
-                        s[_VOLUME_PRICED] += _zero_if_nan(v)
+                        sums[w, _VOLUME_PRICED] += _zero_if_nan(v)
                     if np.isfinite(v):
-                        s[_REVENUE_PRICED] += _zero_if_nan(r)
+                        sums[w, _REVENUE_PRICED] += _zero_if_nan(r)
                     if np.isfinite(d):
-                        s[_DELAY_KNOWN] += 1.0
-                    s[_DELAY_SUM] += _zero_if_nan(d)
+                        sums[w, _DELAY_KNOWN] += 1.0
+                    sums[w, _DELAY_SUM] += _zero_if_nan(d)
                     if d <= on_time_threshold_hours:
-                        s[_ON_TIME] += 1.0
+                        sums[w, _ON_TIME] += 1.0
                     if np.isfinite(g):
-                        s[_DAMAGED_KNOWN] += 1.0
-                    s[_DAMAGED_SUM] += _zero_if_nan(g)
+                        sums[w, _DAMAGED_KNOWN] += 1.0
+                    sums[w, _DAMAGED_SUM] += _zero_if_nan(g)
             if has_cargo and cargo_type[i] == cargo_type[i]:
                 level = int(cargo_type[i])
                 cargo_counts[level] += 1
@@ -285,7 +285,7 @@ def shipment_features(
 def _count_younger(key: np.ndarray, start: int, hi: int, cutoff_day: int, days: int) -> int:
     """Events in [start, hi) less than ``days`` old (walking back from the newest)."""
     i = hi - 1
-    while i >= start and cutoff_day - _day(key, i) < days:
+    while i >= start and cutoff_day - _day(key[i]) < days:
         i -= 1
     return hi - 1 - i
 
@@ -297,7 +297,7 @@ def _mean_younger(
     """Mean of ``values`` over the events in [start, hi) less than ``days`` old."""
     total, n = 0.0, 0
     i = hi - 1
-    while i >= start and cutoff_day - _day(key, i) < days:
+    while i >= start and cutoff_day - _day(key[i]) < days:
         total += values[i]
         n += 1
         i -= 1
@@ -331,7 +331,7 @@ def interaction_features(
         o[0] = _count_younger(complaints, start, hi, c, 90)
         o[1] = _count_younger(complaints, start, hi, c, 365)
         if hi > start:
-            o[2] = c - _day(complaints, hi - 1)
+            o[2] = c - _day(complaints[hi - 1])
         r_start, r_hi = _start(resolutions, code), _end(resolutions, code, c)
         o[3] = (hi - start) - (r_hi - r_start)
         o[4] = _mean_younger(resolutions, resolution_days, r_start, r_hi, c, 365)
@@ -342,7 +342,7 @@ def interaction_features(
             o[6] = survey_scores[hi - 1]
             if hi - 1 > start:
                 o[7] = survey_scores[hi - 1] - survey_scores[hi - 2]
-            o[8] = c - _day(surveys, hi - 1)
+            o[8] = c - _day(surveys[hi - 1])
         if survey_scores.shape[0] > 0:
             o[9] = _mean_younger(surveys, survey_scores, start, hi, c, 365)
         start, hi = _start(sentiments, code), _end(sentiments, code, c)
