@@ -646,3 +646,37 @@ def test_from_columns_leaves_out_rows_without_a_customer_id() -> None:
     clean = HistoryArrays.from_columns({t.SHIPMENTS: kept})
     np.testing.assert_array_equal(history.shipments.key, clean.shipments.key)
     np.testing.assert_array_equal(history.shipments.values["volume"], clean.shipments.values["volume"])
+
+
+def test_every_history_reaches_the_kernels_in_the_one_compiled_layout() -> None:
+    """Read-only, strided or float32 inputs are converted before the kernels, so no caller (a
+    request, a book read from Parquet) makes numba compile a second version mid-request."""
+    from berth.features import _kernels
+
+    _kernels.warm_up()  # the layout a loaded model compiles
+    dates = [date(2025, 1, d) for d in (2, 3, 5, 9)]
+    volume = np.array([[1.0, 0.0], [2.0, 0.0], [np.nan, 0.0], [4.0, 0.0]])[:, 0]  # strided
+    volume.flags.writeable = False
+    columns = {
+        t.SHIPMENTS: {
+            CID: ["A", "A", "B", "B"],
+            t.SHIPMENT_DATE: dates,
+            "volume": volume,
+            "delay_hours": np.array([1.0, 30.0, np.nan, 2.0], dtype=np.float32),
+            "cargo_type": ["x", "y", "x", None],
+        },
+        t.INTERACTIONS: {
+            CID: ["A", "B"],
+            t.TIMESTAMP: [datetime(2025, 1, 4, 9), datetime(2025, 1, 6, 10)],
+            t.INTERACTION_TYPE: ["complaint", "survey"],
+            "score": [None, 8.0],
+        },
+    }
+    history = HistoryArrays.from_columns(columns)
+    cutoff_day = date_to_day(date(2025, 1, 10))
+    spec = plan_features(history, cutoff_day, FeatureSpec(horizon_days=30))
+    matrix = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS)
+    assert matrix.values.shape[0] == 2
+    assert np.isfinite(matrix.values[:, list(spec.feature_names).index("on_time_share_90")]).all()
+    assert len(_kernels.shipment_features.signatures) == 1
+    assert len(_kernels.interaction_features.signatures) == 1

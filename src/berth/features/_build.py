@@ -66,15 +66,23 @@ _NO_EVENTS = np.empty(0, dtype=np.int64)
 
 
 def _column(values: Mapping[str, np.ndarray], name: str, dtype: type[np.generic]) -> np.ndarray:
-    """A value column as the kernels take it (an empty array when absent): contiguous and writable,
-    the layout they are compiled for (:func:`berth.features._kernels.warm_up`); copied only if not."""
+    """A value column as the kernels take it (an empty array when absent)."""
     column = values.get(name)
-    return np.empty(0, dtype=dtype) if column is None else np.require(column, dtype, ("C", "W"))
+    return np.empty(0, dtype=dtype) if column is None else _compiled_layout(column, dtype)
 
 
 def _events(keys_or_codes: np.ndarray) -> np.ndarray:
-    """Search keys or customer codes as the kernels take them: contiguous, writable int64."""
-    return np.require(keys_or_codes, np.int64, ("C", "W"))
+    """Search keys or customer codes as the kernels take them."""
+    return _compiled_layout(keys_or_codes, np.int64)
+
+
+def _compiled_layout(array: np.ndarray, dtype: type[np.generic]) -> np.ndarray:
+    """``array`` as ``dtype``, contiguous and writable: the one layout the kernels are compiled for
+    (:func:`berth.features._kernels.warm_up`), so no call compiles another. Copied only if not."""
+    flags = array.flags
+    if array.dtype == dtype and flags.c_contiguous and flags.writeable:
+        return array
+    return np.require(array, dtype, ("C", "W"))
 
 
 def _n_levels(codes: np.ndarray) -> int:

@@ -108,8 +108,9 @@ class TreeEnsemble:
         return _contributions(x, *self._nodes(), self.roots, bias)  # type: ignore[call-arg,arg-type]
 
     def _rows(self, values: np.ndarray) -> np.ndarray:
-        """Rows as float32 (XGBoost compares in float32), checked against the trees' feature count."""
-        x = np.ascontiguousarray(values, dtype=np.float32)
+        """Rows as float32 (XGBoost compares in float32), contiguous and writable (the layout the walks
+        are compiled for when the bundle is loaded and checked), against the trees' feature count."""
+        x = np.require(values, np.float32, ("C", "W"))
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected rows of {self.n_features} features, got shape {x.shape}")
         return x
@@ -148,7 +149,7 @@ class TreeEnsemble:
 
 # Compiled walks (numba): a few ns per node visited, where array operations over every tree at once
 # cost microseconds per call. Cached on disk like the features'. The split test is written out in
-# both walks: a helper taking the node arrays costs reference counting on every call (8x slower).
+# both walks: a helper taking the node arrays costs reference counting on every call, several times slower.
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 
 
