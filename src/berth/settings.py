@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=1000, ge=1, description="Most customers in one scoring request.")
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Largest request body.")
     request_timeout_s: float = Field(default=30.0, gt=0.0, description="Time limit of one scoring call.")
+    inline_scoring_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="Scoring bodies up to this size are scored on the event loop: their work is "
+        "bounded (a few ms at most) and a thread hop would cost more than it; larger bodies are scored "
+        "in a worker thread under request_timeout_s. 0: every body in a thread.",
+    )
     prediction_log_queue: int = Field(
         default=10_000,
         ge=1,

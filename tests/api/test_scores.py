@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -292,11 +293,29 @@ def test_json_with_charset_is_accepted(api: Api) -> None:
 
 
 def test_slow_model_is_504(make_api: MakeApi) -> None:
-    api = make_api(scorer=FakeScorer(delay_s=1.0), request_timeout_s=0.05)
+    api = make_api(scorer=FakeScorer(delay_s=1.0), request_timeout_s=0.05, inline_scoring_max_bytes=0)
     problem = assert_problem(api.score(), 504, "timeout")
     assert "0.05 s" in problem["detail"]
     assert api.services.writer.flush(timeout=5)
     assert api.services.store.count_predictions() == 0
+
+
+@pytest.mark.parametrize(("inline_max", "in_worker_thread"), [(64 * 1024, False), (0, True)])
+def test_small_bodies_are_scored_on_the_event_loop(
+    make_api: MakeApi, inline_max: int, in_worker_thread: bool
+) -> None:
+    """Up to ``inline_scoring_max_bytes`` a body skips the thread hop; above, it goes to a worker
+    thread, where the request timeout applies."""
+    threads: list[str] = []
+
+    def record(scores: list[CustomerScore]) -> list[CustomerScore]:
+        threads.append(threading.current_thread().name)
+        return scores
+
+    api = make_api(scorer=FakeScorer(transform=record), inline_scoring_max_bytes=inline_max)
+    assert api.score().status_code == 200
+    assert threads
+    assert all(("AnyIO worker" in name) is in_worker_thread for name in threads)
 
 
 def test_model_error_is_500_without_trace(make_api: MakeApi) -> None:
