@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from berth.api import wire
 from berth.api.body import decode_score_request, request_body
 from berth.api.convert import ModelOutputError, batch_issues, to_column_tables, to_outputs
-from berth.api.deps import ModelDep, ScoreCaller, Services, ServicesDep
+from berth.api.deps import ScoringContextDep, Services
 from berth.api.errors import ProblemError, problem_responses
 from berth.api.holder import LoadedModel
 from berth.api.prediction_log import PendingPredictions
@@ -40,13 +40,12 @@ def _score(model: LoadedModel, raw: bytes, limit: int) -> tuple[wire.ScoreReques
     openapi_extra=request_body(ScoreRequest),
     responses=problem_responses(400, 401, 403, 413, 415, 422, 500, 503, 504),
 )
-async def create_scores(
-    caller: ScoreCaller, request: Request, services: ServicesDep, model: ModelDep
-) -> Response:
+async def create_scores(request: Request, context: ScoringContextDep) -> Response:
     """Score each customer as of ``as_of``; every served score is written to the prediction log.
 
     The body is a ``ScoreRequest``; more than ``max_batch_size`` customers is a 413.
     """
+    services, model = context.services, context.model
     raw = await request.body()
     settings = services.settings
     try:
