@@ -16,6 +16,7 @@ from berth.modeling.btyd import (
     BGNBDParams,
     expected_transactions,
     fit_bgnbd,
+    horizon_predictions,
     prob_alive,
     prob_no_transactions,
     rfm_from_events,
@@ -345,3 +346,17 @@ def test_single_customer_scalars_match_vectorised(
         assert one.shape == ()
         assert float(one) == pytest.approx(batch[i], rel=1e-12)
         assert float(prob_alive(TRUE, x[i], t_x[i], T[i])) == pytest.approx(batch_alive[i], rel=1e-12)
+
+
+@pytest.mark.parametrize("params", [BGNBDParams(0.8, 20.0, 0.9, 3.0), BGNBDParams(2.5, 5.0, 1.0, 0.5)])
+def test_horizon_predictions_equal_the_three_functions(params: BGNBDParams) -> None:
+    """The features' one-pass predictions are the public functions' values, bit for bit."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 60, 2_000).astype(float)
+    age = rng.uniform(1.0, 730.0, 2_000)
+    tx = np.where(x > 0, np.minimum(age, rng.uniform(0.0, 730.0, 2_000)), 0.0)
+    for horizon in (30, 90, 365):
+        alive, expected, none = horizon_predictions(params, horizon, x, tx, age)
+        np.testing.assert_array_equal(alive, prob_alive(params, x, tx, age))
+        np.testing.assert_array_equal(expected, expected_transactions(params, horizon, x, tx, age))
+        np.testing.assert_array_equal(none, prob_no_transactions(params, horizon, x, tx, age))

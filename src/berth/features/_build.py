@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from berth.features import _kernels
-from berth.features._history import EventTable, HistoryArrays
+from berth.features._history import EventTable, HistoryArrays, _codes_among
 from berth.features._spec import FeatureSpec
 from berth.modeling import btyd
 
@@ -166,9 +166,12 @@ def _profile_features(
         values = history.profile_categories.get(column)
         if values is None:
             continue
-        mine = values[k]
-        for level in levels:
-            out[f"{column}={level}"] = (mine == level).astype(np.float64)
+        chosen = _codes_among(list(levels), values[k])  # -1: another level, or none
+        one_hot = np.zeros((len(levels), k.shape[0]))
+        known = np.flatnonzero(chosen >= 0)
+        one_hot[chosen[known], known] = 1.0
+        for level, row in zip(levels, one_hot, strict=True):
+            out[f"{column}={level}"] = row
     return out
 
 
@@ -199,13 +202,10 @@ def _btyd_outputs(
     recency: np.ndarray,
     safe_age: np.ndarray,
 ) -> None:
-    out["btyd_p_alive"] = btyd.prob_alive(params, frequency, recency, safe_age)
-    out["btyd_expected_shipments_h"] = btyd.expected_transactions(
-        params, horizon_days, frequency, recency, safe_age
-    )
-    out["btyd_p_no_shipment_h"] = btyd.prob_no_transactions(
-        params, horizon_days, frequency, recency, safe_age
-    )
+    alive, expected, none = btyd.horizon_predictions(params, horizon_days, frequency, recency, safe_age)
+    out["btyd_p_alive"] = alive
+    out["btyd_expected_shipments_h"] = expected
+    out["btyd_p_no_shipment_h"] = none
 
 
 def compute_raw_features(

@@ -458,6 +458,25 @@ def prob_no_transactions(
     return np.asarray(1.0 - alive * buys_if_alive)
 
 
+def horizon_predictions(
+    params: BGNBDParams,
+    horizon_days: float,
+    frequency: FloatArray,
+    recency: FloatArray,
+    T: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`prob_alive`, :func:`expected_transactions` and :func:`prob_no_transactions` at once,
+    sharing P(alive) (the features of every scored customer; same formulas, same values)."""
+    x = np.asarray(frequency, dtype=np.float64)
+    tx = np.asarray(recency, dtype=np.float64)
+    age = np.asarray(T, dtype=np.float64)
+    alive = np.asarray(special.expit(-_logit_dropped(params, x, tx, age)))
+    t = np.full(x.shape, float(horizon_days))
+    expected = np.asarray(_expected_if_alive(params, x, age, t) * alive)
+    buys_if_alive = -np.expm1(-(params.r + x) * np.log1p(t / (params.alpha + age)))
+    return alive, expected, np.asarray(1.0 - alive * buys_if_alive)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Simulation (tests and benchmarks)
 # ---------------------------------------------------------------------------------------------------
