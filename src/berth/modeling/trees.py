@@ -219,3 +219,14 @@ def _expected_values(
             lo, hi = left[node], right[node]
             value[node] = (value[lo] * hessian[lo] + value[hi] * hessian[hi]) / hessian[node]
     return value
+
+
+def warm_up() -> None:
+    """Compile the walks, or load them from numba's on-disk cache, for the argument types
+    :class:`TreeEnsemble` passes (a loaded booster also compiles them when it is checked)."""
+    x = np.zeros((1, 1), dtype=np.float32)
+    leaf = np.zeros(1, dtype=np.int64)
+    feature = np.full(1, -1, dtype=np.int64)  # one tree of one leaf
+    nodes = (feature, np.zeros(1, np.float32), leaf, leaf, np.zeros(1, dtype=bool), np.zeros(1))
+    _margins(x, *nodes, leaf, 0.0)
+    _contributions(x, *nodes, leaf, 0.0)
