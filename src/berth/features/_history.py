@@ -162,15 +162,16 @@ def _not_known(days: np.ndarray, last_day: int | None) -> np.ndarray | None:
     return unknown if bool(unknown.any()) else None
 
 
-def _in_order(code: np.ndarray, day: np.ndarray) -> bool:
-    """Whether events are sorted by (code, day), i.e. their search keys do not decrease; a short
-    prefix rules most unsorted tables out cheaply (and is the whole check for a request's rows)."""
+def _ordered_key(code: np.ndarray, day: np.ndarray) -> np.ndarray | None:
+    """The search keys of events already sorted by (code, day), None when they are not sorted; a
+    short prefix rules most unsorted tables out cheaply (and is the whole check for a request's rows)."""
     n = code.shape[0]
-    for m in (1_024, n) if n > 1_024 else (n,):
-        key = (code[:m] << 32) | (day[:m] + _DAY_OFFSET)
-        if not bool((key[1:] >= key[:-1]).all()):
-            return False
-    return True
+    if n > 1_024:
+        head = (code[:1_024] << 32) | (day[:1_024] + _DAY_OFFSET)
+        if not bool((head[1:] >= head[:-1]).all()):
+            return None
+    key = (code << 32) | (day + _DAY_OFFSET)
+    return key if bool((key[1:] >= key[:-1]).all()) else None
 
 
 def _leading_zero_cumsum(values: np.ndarray) -> np.ndarray:
@@ -246,12 +247,11 @@ class EventTable:
             code, day = code[keep], day[keep]
         code, day = code.astype(np.int64, copy=False), day.astype(np.int64, copy=False)
         order: np.ndarray | None = None
-        if code.shape[0] == 0:
-            key = np.empty(0, dtype=np.int64)
-        elif _in_order(code, day):
-            # Already in order (one customer's request, a book exported by customer and date):
-            # a stable sort would be the identity, so skip it and the gathers.
-            key = (code << 32) | (day + _DAY_OFFSET)
+        # Already in order (one customer's request, a book exported by customer and date): a stable
+        # sort would be the identity, so skip it and the gathers.
+        in_order = _ordered_key(code, day)
+        if in_order is not None:
+            key = in_order
         else:
             order, sorted_code, sorted_day = _sorted_events(code, day)
             sorted_code <<= 32
