@@ -48,9 +48,9 @@ class Settings(BaseSettings):
     inline_scoring_max_bytes: int = Field(
         default=64 * 1024,
         ge=0,
-        description="Scoring bodies up to this size are scored on the event loop: their work is "
-        "bounded (a few ms at most) and a thread hop would cost more than it; larger bodies are scored "
-        "in a worker thread under request_timeout_s. 0: every body in a thread.",
+        description="Scoring bodies up to this size holding at most 8 customers are scored on the "
+        "event loop: their work is bounded (a few ms at most) and a thread hop would cost more than "
+        "it; other bodies are scored in a worker thread under request_timeout_s. 0: all in threads.",
     )
     prediction_log_queue: int = Field(
         default=10_000,

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from berth.api.convert import input_hash
+from berth.api.routes.scores import INLINE_MAX_CUSTOMERS
 from berth.api.wire import SCORE_REQUEST_DECODER, CustomerIn
 from berth.errors import DataContractError
 from berth.scoring import CustomerScore
@@ -300,12 +301,20 @@ def test_slow_model_is_504(make_api: MakeApi) -> None:
     assert api.services.store.count_predictions() == 0
 
 
-@pytest.mark.parametrize(("inline_max", "in_worker_thread"), [(64 * 1024, False), (0, True)])
+@pytest.mark.parametrize(
+    ("inline_max", "customers", "in_worker_thread"),
+    [
+        (64 * 1024, 1, False),
+        (64 * 1024, INLINE_MAX_CUSTOMERS, False),
+        (64 * 1024, INLINE_MAX_CUSTOMERS + 1, True),
+        (0, 1, True),
+    ],
+)
 def test_small_bodies_are_scored_on_the_event_loop(
-    make_api: MakeApi, inline_max: int, in_worker_thread: bool
+    make_api: MakeApi, inline_max: int, customers: int, in_worker_thread: bool
 ) -> None:
-    """Up to ``inline_scoring_max_bytes`` a body skips the thread hop; above, it goes to a worker
-    thread, where the request timeout applies."""
+    """A body of at most ``inline_scoring_max_bytes`` and INLINE_MAX_CUSTOMERS customers skips the
+    thread hop; any other goes to a worker thread, where the request timeout applies."""
     threads: list[str] = []
 
     def record(scores: list[CustomerScore]) -> list[CustomerScore]:
@@ -313,7 +322,9 @@ def test_small_bodies_are_scored_on_the_event_loop(
         return scores
 
     api = make_api(scorer=FakeScorer(transform=record), inline_scoring_max_bytes=inline_max)
-    assert api.score().status_code == 200
+    response = api.score(batch(customers))
+    assert response.status_code == 200
+    assert len(response.json()["scores"]) == customers
     assert threads
     assert all(("AnyIO worker" in name) is in_worker_thread for name in threads)
 
