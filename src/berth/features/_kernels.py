@@ -10,7 +10,7 @@ a customer's events (``_end``) is where the cutoff is applied.
 
 Inputs are the sorted search keys of :class:`berth.features._history.EventTable` and its value
 columns; outputs are one row per feature (in the order of the ``*_OUTPUTS`` names), one column per
-customer. Absent value columns are passed as empty arrays with their ``has_*`` flag off.
+customer. An absent value column is passed as an empty array.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _zero_if_nan(value: float) -> float:
 
 @_inline
 def _day(key: int) -> int:
-    """The day of a search key (a scalar: helpers taking arrays cost reference counting per call)."""
+    """The day of a search key."""
     return (key & _LOW_32) - _DAY_OFFSET
 
 

@@ -11,9 +11,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-WINDOWS = (30, 90, 180, 365)
-TREND_WINDOWS = (30, 90, 180)
-
 # Feature group → (English, Chinese) label; drivers are reported per group.
 GROUP_LABELS: Mapping[str, tuple[str, str]] = {
     "rhythm": ("Shipping rhythm and recency", "发货节奏与最近一次发货"),

@@ -149,7 +149,7 @@ class TreeEnsemble:
 
 # Compiled walks (numba): a few ns per node visited, where array operations over every tree at once
 # cost microseconds per call. Cached on disk like the features'. The split test is written out in
-# both walks: a helper taking the node arrays costs reference counting on every call, several times slower.
+# both walks: as a helper function taking the node arrays it ran several times slower.
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 
 
