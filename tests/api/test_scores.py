@@ -413,3 +413,18 @@ def test_interaction_times_become_microsecond_arrays(n: int) -> None:
     converted = _datetimes(values)
     assert converted.dtype == np.dtype("datetime64[us]")
     np.testing.assert_array_equal(converted, expected)
+
+
+def test_the_log_writer_hands_the_gil_back_by_time_not_per_request() -> None:
+    """The writer yields to the event loop once it has worked ``every_s``, not after each
+    request's rows: each hand-off is a thread switch the event loop pays for."""
+    from berth.api.prediction_log import _GilYield
+
+    clock = iter([0.0, 0.0005, 0.001, 0.0021, 0.0021, 0.003, 0.0045, 0.0045])
+    hand_offs: list[int] = []
+    yield_gil = _GilYield(0.002, clock=lambda: next(clock), hand_off=lambda: hand_offs.append(1))  # t = 0
+    for _ in range(4):  # t = 0.0005, 0.001, 0.0021 (hands off, restarts at 0.0021), 0.003
+        yield_gil()
+    assert len(hand_offs) == 1
+    yield_gil()  # t = 0.0045: 2.4 ms since the last hand-off
+    assert len(hand_offs) == 2
