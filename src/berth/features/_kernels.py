@@ -15,8 +15,9 @@ customer. An absent value column is passed as an empty array.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from berth._compile import jit
 
 _DAY_OFFSET = 1 << 31  # as in _history: keeps day + offset positive inside the low 32 bits
 _LOW_32 = (1 << 32) - 1
@@ -90,10 +91,10 @@ INTERACTION_OUTPUTS = (
 
 _N_SHIPMENT_OUTPUTS = len(SHIPMENT_OUTPUTS)
 _N_INTERACTION_OUTPUTS = len(INTERACTION_OUTPUTS)
-# Cached on disk (next to this file, or in NUMBA_CACHE_DIR); nogil: API worker threads score in
+# Cached on disk where possible (berth._compile); nogil: API worker threads score in
 # parallel; numpy's error model: x / 0 gives inf or NaN (then made NaN), as the array code did.
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-_inline = numba.njit(cache=True, nogil=True, error_model="numpy", boundscheck=False, inline="always")
+_jit = jit(nogil=True, error_model="numpy", boundscheck=False)
+_inline = jit(nogil=True, error_model="numpy", boundscheck=False, inline="always")
 
 
 @_inline

@@ -19,9 +19,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 import xgboost as xgb
+
+from berth._compile import jit
 
 # Margin-space base score for objectives whose base_score is stored as a probability.
 _LOGISTIC_OBJECTIVES = frozenset({"binary:logistic", "reg:logistic"})
@@ -150,7 +151,7 @@ class TreeEnsemble:
 # Compiled walks (numba): a few ns per node visited, where array operations over every tree at once
 # cost microseconds per call. Cached on disk like the features'. The split test is written out in
 # both walks: as a helper function taking the node arrays it ran several times slower.
-_jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+_jit = jit(nogil=True, boundscheck=False)
 
 
 @_jit
