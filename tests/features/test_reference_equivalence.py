@@ -42,6 +42,7 @@ from berth.features import (
     HistoryArrays,
     build_features,
     compute_features,
+    compute_raw_features,
     date_to_day,
     plan_features,
 )
@@ -680,3 +681,20 @@ def test_every_history_reaches_the_kernels_in_the_one_compiled_layout() -> None:
     assert np.isfinite(matrix.values[:, list(spec.feature_names).index("on_time_share_90")]).all()
     assert len(_kernels.shipment_features.signatures) == 1
     assert len(_kernels.interaction_features.signatures) == 1
+
+
+def test_a_huge_amount_of_one_customer_leaves_the_others_sums_exact() -> None:
+    """Window sums are taken over each customer's own events: a customer's 1e17 revenue (which
+    the contract accepts) cannot swamp the next customer's 3.0, as table-wide running sums did."""
+    ships = {
+        CID: ["A", "B"],
+        t.SHIPMENT_DATE: [date(2024, 1, 10), date(2024, 1, 10)],
+        "revenue": [1e17, 3.0],
+        "volume": [1.0, 0.1],
+    }
+    history = HistoryArrays.from_columns({t.SHIPMENTS: ships})
+    cutoff_day = date_to_day(date(2024, 1, 20))
+    spec = FeatureSpec(horizon_days=30)
+    raw, _ = compute_raw_features(history, np.array([0, 1]), cutoff_day, spec, BTYD_PARAMS)
+    assert raw["revenue_90"].tolist() == [1e17, 3.0]
+    assert raw["volume_90"].tolist() == [1.0, 0.1]
