@@ -19,7 +19,7 @@ import numpy as np
 from rich.progress import Progress
 
 from berth.errors import InsufficientHistoryError
-from berth.features import FeatureSpec, HistoryArrays, compute_features, eligible_codes
+from berth.features import FeatureSpec, HistoryArrays, compute_features, eligible_codes, shipment_window_sums
 from berth.modeling.btyd import BGNBDParams
 
 
@@ -45,9 +45,8 @@ def label_customers(
     before = ships.bounds(codes, cutoff_day - horizon_days)
     churned = after == at_cutoff
     if "volume" in ships.values:
-        cs = ships.cumulative("volume", lambda tb: np.nan_to_num(tb.values["volume"], nan=0.0))
-        amount_after = cs[after] - cs[at_cutoff]
-        amount_before = cs[at_cutoff] - cs[before]
+        amount_after = shipment_window_sums(history, codes, cutoff_day, cutoff_day + horizon_days, "volume")
+        amount_before = shipment_window_sums(history, codes, cutoff_day - horizon_days, cutoff_day, "volume")
     else:
         amount_after = (after - at_cutoff).astype(np.float64)
         amount_before = (at_cutoff - before).astype(np.float64)

@@ -159,8 +159,7 @@ def train_churn_model(
     snapshots = (
         build_snapshots(history, used, spec, config.partial_churn_share, progress=progress) if used else None
     )
-    history.drop_derived()  # every feature is computed: the caches would only sit beside the fit
-    release_freed_memory()
+    release_freed_memory()  # the snapshot passes' temporaries, before the fit
     masks = {
         name: np.isin(snapshots.cutoff_day, days) if snapshots is not None else np.zeros(0, dtype=bool)
         for name, days in (

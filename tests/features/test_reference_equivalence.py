@@ -601,19 +601,6 @@ def test_profile_text_keeps_true_and_one_apart_in_small_and_large_books() -> Non
 
 @SETTINGS
 @given(case=cases())
-def test_dropping_the_caches_changes_no_feature(case: Case) -> None:
-    history = HistoryArrays.from_port_data(case.data)
-    cutoff_day = date_to_day(case.cutoff)
-    spec = _with_btyd(plan_features(history, cutoff_day, case.spec))
-    before = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
-    history.drop_derived()
-    assert not history.shipments._derived
-    after = compute_features(history, cutoff_day, spec, btyd_params=BTYD_PARAMS).values
-    np.testing.assert_array_equal(after, before)
-
-
-@SETTINGS
-@given(case=cases())
 def test_customers_scored_together_or_alone_get_the_same_features(case: Case) -> None:
     """A customer's features read only its own events: scoring it with others, in any order, or
     alone changes no bit of them (what lets requests share a scorer call), and training's

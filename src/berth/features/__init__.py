@@ -12,6 +12,7 @@ from berth.features._build import (
     compute_raw_features,
     eligible_codes,
     plan_features,
+    shipment_window_sums,
 )
 from berth.features._history import INPUT_COLUMNS, EventTable, HistoryArrays, date_to_day, day_to_date
 from berth.features._kernels import warm_up as warm_up_kernels
@@ -34,6 +35,7 @@ __all__ = [
     "eligible_codes",
     "feature_group",
     "plan_features",
+    "shipment_window_sums",
     "to_frame",
     "warm_up_kernels",
 ]

@@ -153,6 +153,18 @@ def _interaction_features(
     return out
 
 
+def shipment_window_sums(
+    history: HistoryArrays, codes: np.ndarray, after_day: int, until_day: int, column: str
+) -> np.ndarray:
+    """Per customer ``codes``, the sum of a shipment value column (missing as 0) over the days in
+    (after_day, until_day], taken over the customer's own shipments (the labels' volumes)."""
+    ships = history.shipments
+    if column not in ships.values:
+        raise KeyError(f"the shipments have no {column!r} column")
+    values = _column(ships.values, column, np.float64)
+    return _kernels.window_sums(_events(ships.key), values, _events(codes), int(after_day), int(until_day))
+
+
 def _profile_features(
     history: HistoryArrays, k: np.ndarray, c: int, spec: FeatureSpec, out: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:

@@ -1,10 +1,10 @@
 """Columnar, sorted event arrays: the one input shape every feature and label builder reads.
 
 Events are sorted by (customer code, day) and indexed by a composite int64 key, so the events of
-customer ``k`` up to day ``d`` are the slice ``[start[k], searchsorted(key, k<<32 | d, 'right'))``.
-Window counts and sums at any cutoff are then two binary searches and a difference of cumulative
-sums per customer: O(customers · log events) per feature after one sort, whether the history holds
-one customer or ten million shipments. Days are integers since 1970-01-01.
+customer ``k`` up to day ``d`` are the slice ``[start[k], searchsorted(key, k<<32 | d, 'right'))``:
+two binary searches per customer and window after one sort, whether the history holds one customer
+or ten million shipments (the compiled loops of :mod:`berth.features._kernels` walk those slices).
+Days are integers since 1970-01-01.
 
 Two constructors share everything below them: :meth:`HistoryArrays.from_port_data` (pandas, used
 by training and batch scoring) and :meth:`HistoryArrays.from_columns` (plain Python columns, used
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
@@ -174,22 +174,6 @@ def _ordered_key(code: np.ndarray, day: np.ndarray) -> np.ndarray | None:
     return key if bool((key[1:] >= key[:-1]).all()) else None
 
 
-def _leading_zero_cumsum(values: np.ndarray) -> np.ndarray:
-    """Cumulative sum with a leading zero. Exact and small where it can be: counts (booleans) and
-    non-negative integers whose total fits as int32 (half the memory of float64); float64 else."""
-    dtype: type[np.generic] = np.float64
-    if values.dtype.kind == "b":
-        dtype = np.int32 if values.shape[0] <= np.iinfo(np.int32).max else np.int64
-    elif values.dtype.kind in "ui":
-        total = int(values.sum(dtype=np.int64))
-        lowest = int(values.min()) if values.shape[0] else 0
-        dtype = np.int32 if lowest >= 0 and total <= np.iinfo(np.int32).max else np.int64
-    out = np.empty(values.shape[0] + 1, dtype=dtype)
-    out[0] = 0
-    np.cumsum(values, dtype=out.dtype, out=out[1:])
-    return out
-
-
 # A value column, or a function making it: made one at a time, so building a table of millions
 # of events holds one column twice (source and sorted copy), not all of them.
 ValueColumn = np.ndarray | Callable[[], np.ndarray | None] | None
@@ -205,8 +189,6 @@ class EventTable:
 
     key: np.ndarray
     values: Mapping[str, np.ndarray]
-    # Derived arrays (cumulative sums, gaps) computed once and shared by every cutoff.
-    _derived: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def code(self) -> np.ndarray:
@@ -221,22 +203,6 @@ class EventTable:
     def day_at(self, index: np.ndarray | slice) -> np.ndarray:
         """Day numbers of the events at ``index``."""
         return (self.key[index] & _LOW_32) - _DAY_OFFSET
-
-    def derived(self, name: str, compute: Callable[[EventTable], np.ndarray]) -> np.ndarray:
-        """A cached array derived from this table (same table, same result, computed once)."""
-        cached = self._derived.get(name)
-        if cached is None:
-            cached = compute(self)
-            self._derived[name] = cached
-        return cached
-
-    def cumulative(self, name: str, compute: Callable[[EventTable], np.ndarray]) -> np.ndarray:
-        """Cached cumulative sum with a leading zero: sum over [lo, hi) is ``cs[hi] - cs[lo]``.
-
-        Boolean and integer ``compute`` results give integer sums (exact; their differences stay
-        integers, their ratios are float64).
-        """
-        return self.derived(f"cumsum:{name}", lambda table: _leading_zero_cumsum(compute(table)))
 
     @classmethod
     def build(cls, code: np.ndarray, day: np.ndarray, values: Mapping[str, ValueColumn]) -> EventTable:
@@ -328,14 +294,6 @@ class HistoryArrays:
         if self.resolutions is not None:
             names.add("resolved_at")
         return frozenset(names)
-
-    def drop_derived(self) -> None:
-        """Free the cached cumulative sums and gaps (recomputed on demand): memory for the fit."""
-        tables = [self.shipments, *self.interactions.values()]
-        if self.resolutions is not None:
-            tables.append(self.resolutions)
-        for table in tables:
-            table._derived.clear()
 
     @property
     def n_customers(self) -> int:

@@ -357,6 +357,22 @@ def interaction_features(
     return out
 
 
+@_jit
+def window_sums(
+    key: np.ndarray, values: np.ndarray, codes: np.ndarray, after_day: int, until_day: int
+) -> np.ndarray:
+    """Sum of ``values`` (NaN as 0) over each customer's events with a day in (after_day, until_day]:
+    the labels' volumes after and before a cutoff, each summed over the customer's own events."""
+    out = np.zeros(codes.shape[0])
+    for row in range(codes.shape[0]):
+        code = codes[row]
+        total = 0.0
+        for i in range(_end(key, code, after_day), _end(key, code, until_day)):
+            total += _zero_if_nan(values[i])
+        out[row] = total
+    return out
+
+
 def warm_up() -> None:
     """Compile the kernels, or load them from numba's on-disk cache, for the argument types the
     feature builders pass: a loaded model calls this so no request pays for it."""
