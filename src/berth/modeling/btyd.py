@@ -353,7 +353,19 @@ def prob_alive(
     x = np.asarray(frequency, dtype=np.float64)
     tx = np.asarray(recency, dtype=np.float64)
     age = np.asarray(T, dtype=np.float64)
+    return _alive(params, x, tx, age)
+
+
+def _alive(params: BGNBDParams, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
     return np.asarray(special.expit(-_logit_dropped(params, x, tx, age)))
+
+
+def _no_transactions(
+    params: BGNBDParams, alive: FloatArray, x: FloatArray, age: FloatArray, t: FloatArray
+) -> FloatArray:
+    """P(no transaction in (T, T + t]) from P(alive): see :func:`prob_no_transactions`."""
+    buys_if_alive = -np.expm1(-(params.r + x) * np.log1p(t / (params.alpha + age)))
+    return np.asarray(1.0 - alive * buys_if_alive)
 
 
 def _if_alive_series(eps: float, m: FloatArray, c: FloatArray, u: FloatArray) -> FloatArray:
@@ -432,8 +444,7 @@ def expected_transactions(
         np.asarray(T, dtype=np.float64),
         np.asarray(horizon_days, dtype=np.float64),
     )
-    if_alive = _expected_if_alive(params, x, age, t)
-    return np.asarray(if_alive * special.expit(-_logit_dropped(params, x, tx, age)))
+    return np.asarray(_expected_if_alive(params, x, age, t) * _alive(params, x, tx, age))
 
 
 def prob_no_transactions(
@@ -453,9 +464,7 @@ def prob_no_transactions(
     tx = np.asarray(recency, dtype=np.float64)
     age = np.asarray(T, dtype=np.float64)
     t = np.asarray(horizon_days, dtype=np.float64)
-    alive = special.expit(-_logit_dropped(params, x, tx, age))
-    buys_if_alive = -np.expm1(-(params.r + x) * np.log1p(t / (params.alpha + age)))
-    return np.asarray(1.0 - alive * buys_if_alive)
+    return _no_transactions(params, _alive(params, x, tx, age), x, age, t)
 
 
 def horizon_predictions(
@@ -470,11 +479,10 @@ def horizon_predictions(
     x = np.asarray(frequency, dtype=np.float64)
     tx = np.asarray(recency, dtype=np.float64)
     age = np.asarray(T, dtype=np.float64)
-    alive = np.asarray(special.expit(-_logit_dropped(params, x, tx, age)))
+    alive = _alive(params, x, tx, age)
     t = np.full(x.shape, float(horizon_days))
     expected = np.asarray(_expected_if_alive(params, x, age, t) * alive)
-    buys_if_alive = -np.expm1(-(params.r + x) * np.log1p(t / (params.alpha + age)))
-    return alive, expected, np.asarray(1.0 - alive * buys_if_alive)
+    return alive, expected, _no_transactions(params, alive, x, age, t)
 
 
 # ---------------------------------------------------------------------------------------------------
