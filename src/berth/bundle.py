@@ -32,6 +32,7 @@ from berth.features import (
     warm_up_kernels,
 )
 from berth.features._spec import GROUP_LABELS
+from berth.modeling import btyd
 from berth.modeling.btyd import BGNBDParams
 from berth.modeling.churn import ChurnClassifier
 from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
@@ -184,6 +185,7 @@ class BundleScorer:
     def __init__(self, bundle: ModelBundle, *, version: str = "local", name: str | None = None) -> None:
         self.bundle = bundle
         warm_up_kernels()  # compiled (or read from numba's cache) now, not in the first request
+        btyd.warm_up()
         meta = bundle.metadata
         self._info = ModelInfo(
             name=name or str(meta.get("model_name", "berth-churn")),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
+import msgspec
 import pandas as pd
 from sqlalchemy import (
     JSON,
@@ -69,7 +70,7 @@ API_SCOPES: Final = ("score", "admin")
 _KEY_PREFIX: Final = "bk_"
 _MAX_KEY_LENGTH: Final = 256
 _WRITE_CHUNK: Final = 5_000
-_LOG_CHUNK: Final = 16
+_LOG_CHUNK: Final = 64  # rows per executemany: ~2 ms of work between GIL hand-offs
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -248,14 +249,27 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _json_text(value: Any) -> str:
+    """Text of a JSON column: msgspec, several times faster than ``json.dumps`` on prediction-log
+    rows; compact, and NaN written as null (``json.dumps`` writes NaN, which is not JSON)."""
+    return msgspec.json.encode(value).decode()
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the pragmas (SQLite) or pool settings (others) we rely on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, json_serializer=_json_text)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20)
+    return create_engine(
+        parsed,
+        json_serializer=_json_text,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_size=10,
+        max_overflow=20,
+    )
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -47,6 +47,7 @@ from berth.features import (
     plan_features,
 )
 from berth.features.reference import reference_features
+from berth.modeling import btyd
 from berth.modeling.btyd import BGNBDParams
 from berth.tables import PortData
 
@@ -642,6 +643,7 @@ def test_every_history_reaches_the_kernels_in_the_one_compiled_layout() -> None:
     from berth.features import _kernels
 
     _kernels.warm_up()  # the layout a loaded model compiles
+    btyd.warm_up()
     dates = [date(2025, 1, d) for d in (2, 3, 5, 9)]
     volume = np.array([[1.0, 0.0], [2.0, 0.0], [np.nan, 0.0], [4.0, 0.0]])[:, 0]  # strided
     volume.flags.writeable = False
@@ -668,6 +670,8 @@ def test_every_history_reaches_the_kernels_in_the_one_compiled_layout() -> None:
     assert np.isfinite(matrix.values[:, list(spec.feature_names).index("on_time_share_90")]).all()
     assert len(_kernels.shipment_features.signatures) == 1
     assert len(_kernels.interaction_features.signatures) == 1
+    for kernel in (btyd._alive_kernel, btyd._series_kernel, btyd._no_transactions_kernel):
+        assert len(kernel.signatures) == 1
 
 
 def test_a_huge_amount_of_one_customer_leaves_the_others_sums_exact() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +61,14 @@ def test_a_wrong_tree_is_caught_by_the_check() -> None:
     x, y = _data(rng, 1_000, 4)
     booster = xgb.train({"max_depth": 3, "nthread": 1}, xgb.DMatrix(x, label=y), num_boost_round=5)
     trees = TreeEnsemble.from_booster(booster)
-    broken = TreeEnsemble(**{**trees.__dict__, "default_left": ~trees.default_left})
+    flipped = trees.nodes.copy()
+    flipped["default_left"] = ~flipped["default_left"]
+    broken = replace(trees, nodes=flipped)
     with pytest.raises(UnsupportedTreesError, match="disagrees"):
         broken.check_against(booster, trees.probe_rows(rng))
-    not_a_number = TreeEnsemble(**{**trees.__dict__, "value": np.full_like(trees.value, np.nan)})
+    unknown = trees.nodes.copy()
+    unknown["value"] = np.nan
+    not_a_number = replace(trees, nodes=unknown)
     with pytest.raises(UnsupportedTreesError, match="disagrees"):
         not_a_number.check_against(booster, trees.probe_rows(rng))
 

@@ -130,6 +130,20 @@ def test_prediction_log(store: Store) -> None:
     assert stored[0].created_at == datetime(2025, 7, 1, 10, tzinfo=UTC)
 
 
+def test_prediction_log_outputs_are_stored_as_json(store: Store) -> None:
+    """Outputs go through the engine's JSON serializer: nested values round-trip, NaN becomes null
+    (standard JSON, which PostgreSQL's json type requires)."""
+    outputs = {
+        "churn_probability": 0.1234567890123,
+        "partial_churn_probability": None,
+        "drivers": [{"name": "recency", "contribution": -0.5, "label_zh": "最近一次发货"}],
+        "unexplained": float("nan"),
+    }
+    store.log_predictions([PredictionLogEntry("r9", "C-9", "7", "cd" * 32, outputs, datetime.now(UTC))])
+    (stored,) = store.predictions("r9")
+    assert stored.outputs == {**outputs, "unexplained": None}
+
+
 def test_concurrent_prediction_log_writes(store: Store) -> None:
     now = datetime.now(UTC)
 

@@ -19,6 +19,7 @@ from berth.features._history import EventTable, HistoryArrays, _codes_among
 from berth.features._spec import FeatureSpec
 from berth.modeling import btyd
 
+_FEW_ROWS = 8  # up to this many rows, the feature matrix is assembled in one call
 _NAN = np.nan
 _BTYD_FIT_SAMPLE = 20_000
 
@@ -300,13 +301,17 @@ def compute_features(
 def _assemble(
     raw: Mapping[str, np.ndarray], names: tuple[str, ...], n_rows: int, out: np.ndarray | None = None
 ) -> np.ndarray:
+    if out is None and 0 < n_rows <= _FEW_ROWS and names:
+        # A request's few rows: one concatenation instead of an assignment per feature.
+        missing = np.full(n_rows, _NAN)
+        stacked = np.concatenate([raw.get(name, missing) for name in names], dtype=np.float64)
+        return np.ascontiguousarray(stacked.reshape(len(names), n_rows).T)
     if out is None:
-        values = np.full((n_rows, len(names)), _NAN)
-    else:
-        if out.shape != (n_rows, len(names)):
-            raise ValueError(f"out has shape {out.shape}; expected {(n_rows, len(names))}")
-        values = out
-        values.fill(_NAN)
+        out = np.empty((n_rows, len(names)))
+    if out.shape != (n_rows, len(names)):
+        raise ValueError(f"out has shape {out.shape}; expected {(n_rows, len(names))}")
+    values = out
+    values.fill(_NAN)
     for j, name in enumerate(names):
         column = raw.get(name)
         if column is not None:

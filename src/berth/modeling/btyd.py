@@ -24,6 +24,7 @@ import numpy.typing as npt
 from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
+from berth._compile import jit
 from berth._logging import get_logger
 
 __all__ = [
@@ -50,8 +51,6 @@ _PARAM_MIN, _PARAM_MAX = 1e-8, 1e8
 # E_p[(1 - (1+pu)^-(r+x)) / p], p ~ Beta(a, b+x), over a wide grid: relative error < 1e-6.
 _SERIES_MAX_RATIO = 0.25
 _SERIES_TERMS = 30
-_SERIES_K = np.arange(1.0, _SERIES_TERMS)
-_SERIES_K.flags.writeable = False
 _A_NEAR_ONE = 1e-5
 # Smallest |a + b + x - 1| passed to 2F1 (a pole at exactly 0; the expectation is continuous there).
 _C_MIN = 1e-7
@@ -333,46 +332,98 @@ def fit_bgnbd(
 
 
 # ---------------------------------------------------------------------------------------------------
-# Predictions (hot path: keep to a handful of ufunc calls, no validation beyond what numpy does)
+# Predictions (hot path: compiled element loops, no validation beyond what the arithmetic does)
 # ---------------------------------------------------------------------------------------------------
 
 
-def _logit_dropped(params: BGNBDParams, x: FloatArray, tx: FloatArray, T: FloatArray) -> FloatArray:
-    """log P(dropped after the last transaction) - log P(alive) given the history; -inf when x = 0."""
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    repeat = x > 0
-    b_x1 = np.where(repeat, b + x - 1.0, 1.0)
-    d = math.log(a) - np.log(b_x1) + (r + x) * np.log1p((T - tx) / (alpha + tx))
-    return np.where(repeat, d, -np.inf)
+# Compiled element loops (numba, cached on disk like the feature kernels): scoring one customer took
+# some twenty ufunc calls here, each costing more in call overhead than its arithmetic.
+_jit = jit(nogil=True, error_model="numpy", boundscheck=False)
+
+
+@_jit
+def _alive_kernel(
+    r: float, alpha: float, a: float, b: float, x: np.ndarray, tx: np.ndarray, age: np.ndarray
+) -> np.ndarray:
+    """P(alive) = expit(-d), d = log P(dropped after the last transaction) - log P(alive); 1 when x = 0."""
+    out = np.empty(x.shape[0])
+    log_a = math.log(a)
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            d = log_a - math.log(b + x[i] - 1.0) + (r + x[i]) * math.log1p((age[i] - tx[i]) / (alpha + tx[i]))
+            out[i] = 1.0 / (1.0 + math.exp(d))
+        else:  # also NaN: no repeat transaction known
+            out[i] = 1.0
+    return out
+
+
+@_jit
+def _no_transactions_kernel(
+    r: float, alpha: float, alive: np.ndarray, x: np.ndarray, age: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    out = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        buys_if_alive = -math.expm1(-(r + x[i]) * math.log1p(t[i] / (alpha + age[i])))
+        out[i] = 1.0 - alive[i] * buys_if_alive
+    return out
+
+
+@_jit
+def _series_kernel(
+    r: float, alpha: float, a: float, b: float, growth: float, x: np.ndarray, age: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """E[Y(t) | alive] as its power series in u = t/(alpha+T) where the terms shrink fast (see
+    `_expected_if_alive`), and where it was used; NaN elsewhere."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    used = np.zeros(n, dtype=np.bool_)
+    eps = a - 1.0
+    for i in range(n):
+        u = t[i] / (alpha + age[i])
+        if not u * growth < _SERIES_MAX_RATIO:  # NaN too: the closed form decides
+            continue
+        m = r + x[i]
+        c = a + b + x[i] - 1.0
+        term = 1.0
+        total = 0.0
+        for k in range(1, _SERIES_TERMS):
+            term *= -u * (eps + k) * (m + k) / ((c + k) * (k + 1.0))
+            total += term
+        out[i] = m * u * (1.0 + total)
+        used[i] = True
+    return out, used
+
+
+def _flat(*arrays: npt.ArrayLike) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """Broadcast shape and contiguous, writable float64 copies of the broadcast arrays, raveled (the
+    one layout the kernels are compiled for)."""
+    values = [np.asarray(a, dtype=np.float64) for a in arrays]
+    shape = np.broadcast_shapes(*(v.shape for v in values))
+    return shape, [
+        v
+        if v.ndim == 1 and v.shape == shape and v.flags.c_contiguous and v.flags.writeable
+        else np.require(v if v.shape == shape else np.broadcast_to(v, shape), np.float64, ("C", "W")).ravel()
+        for v in values
+    ]
 
 
 def prob_alive(
     params: BGNBDParams, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
 ) -> FloatArray:
     """P(alive at T | x, t_x, T) = 1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)); 1 when x = 0."""
-    x = np.asarray(frequency, dtype=np.float64)
-    tx = np.asarray(recency, dtype=np.float64)
-    age = np.asarray(T, dtype=np.float64)
-    return _alive(params, x, tx, age)
+    shape, (x, tx, age) = _flat(frequency, recency, T)
+    return _alive(params, x, tx, age).reshape(shape)
 
 
 def _alive(params: BGNBDParams, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
-    return np.asarray(special.expit(-_logit_dropped(params, x, tx, age)))
+    return np.asarray(_alive_kernel(params.r, params.alpha, params.a, params.b, x, tx, age))
 
 
 def _no_transactions(
     params: BGNBDParams, alive: FloatArray, x: FloatArray, age: FloatArray, t: FloatArray
 ) -> FloatArray:
     """P(no transaction in (T, T + t]) from P(alive): see :func:`prob_no_transactions`."""
-    buys_if_alive = -np.expm1(-(params.r + x) * np.log1p(t / (params.alpha + age)))
-    return np.asarray(1.0 - alive * buys_if_alive)
-
-
-def _if_alive_series(eps: float, m: FloatArray, c: FloatArray, u: FloatArray) -> FloatArray:
-    """E[Y(t) | alive] as its power series in u = t/(alpha+T), for small u (see `_expected_if_alive`)."""
-    k = _SERIES_K
-    ratio = -u[:, None] * (eps + k) * (m[:, None] + k) / ((c[:, None] + k) * (k + 1.0))
-    return np.asarray(m * u * (1.0 + np.cumprod(ratio, axis=1).sum(axis=1)))
+    return np.asarray(_no_transactions_kernel(params.r, params.alpha, alive, x, age, t))
 
 
 def _if_alive_closed_form(eps: float, beta: FloatArray, c: FloatArray, u: FloatArray) -> FloatArray:
@@ -402,7 +453,7 @@ def _if_alive_large_u(a: float, m: FloatArray, c: FloatArray, u: FloatArray) -> 
 
 
 def _expected_if_alive(params: BGNBDParams, x: FloatArray, T: FloatArray, t: FloatArray) -> FloatArray:
-    """E[transactions in (T, T+t] | alive at T, x] for same-shape arrays: FHL (2005) eq. 10 over P(alive).
+    """E[transactions in (T, T+t] | alive at T, x] for flat arrays: FHL (2005) eq. 10 over P(alive).
 
     With m = r+x, c = a+b+x-1, eps = a-1, u = t/(alpha+T), Pfaff's and Euler's transformations turn
     eq. 10's (c/eps)(1 - (1+u)^-m 2F1(m, b+x; c; u/(1+u))) into (c/eps)(1 - 2F1(eps, m; c; -u)), whose
@@ -412,22 +463,14 @@ def _expected_if_alive(params: BGNBDParams, x: FloatArray, T: FloatArray, t: Flo
     (the original 2F1 grows like (1-z)^(a-1-r-x)).
     """
     r, a, b = params.r, params.a, params.b
-    u = np.ravel(t / (params.alpha + T))
-    m = np.ravel(r + x)
-    c = np.ravel(a + b + x - 1.0)
     # The series' term ratio is at most u * growth; use it where terms shrink at least 4x each.
     growth = max(1.0, a / 2.0) * (1.0 + max(0.0, r + 1.0 - a - b) / (a + b))
-    series = u * growth < _SERIES_MAX_RATIO
-    if series.all():  # the usual single-customer case: no masking
-        out = _if_alive_series(a - 1.0, m, c, u)
-    elif not series.any():
-        out = _if_alive_large_u(a, m, c, u)
-    else:
-        out = np.empty_like(u)
-        out[series] = _if_alive_series(a - 1.0, m[series], c[series], u[series])
+    out, series = _series_kernel(r, params.alpha, a, b, growth, x, T, t)
+    if not series.all():  # rare for one customer: the closed form where the series would be slow
         rest = ~series
-        out[rest] = _if_alive_large_u(a, m[rest], c[rest], u[rest])
-    return out.reshape(np.shape(x))
+        u = t[rest] / (params.alpha + T[rest])
+        out[rest] = _if_alive_large_u(a, r + x[rest], a + b + x[rest] - 1.0, u)
+    return np.asarray(out)
 
 
 def expected_transactions(
@@ -438,13 +481,8 @@ def expected_transactions(
     T: npt.ArrayLike,
 ) -> FloatArray:
     """Expected number of transactions in (T, T + horizon] given the history (FHL 2005, eq. 10)."""
-    x, tx, age, t = np.broadcast_arrays(
-        np.asarray(frequency, dtype=np.float64),
-        np.asarray(recency, dtype=np.float64),
-        np.asarray(T, dtype=np.float64),
-        np.asarray(horizon_days, dtype=np.float64),
-    )
-    return np.asarray(_expected_if_alive(params, x, age, t) * _alive(params, x, tx, age))
+    shape, (x, tx, age, t) = _flat(frequency, recency, T, horizon_days)
+    return np.asarray(_expected_if_alive(params, x, age, t) * _alive(params, x, tx, age)).reshape(shape)
 
 
 def prob_no_transactions(
@@ -460,11 +498,8 @@ def prob_no_transactions(
     window stays alive; given alive, lambda ~ Gamma(r + x, alpha + T) and P(no purchase | lambda) =
     exp(-lambda t), hence P0 = (1 - P(alive)) + P(alive) ((alpha+T)/(alpha+T+t))^(r+x).
     """
-    x = np.asarray(frequency, dtype=np.float64)
-    tx = np.asarray(recency, dtype=np.float64)
-    age = np.asarray(T, dtype=np.float64)
-    t = np.asarray(horizon_days, dtype=np.float64)
-    return _no_transactions(params, _alive(params, x, tx, age), x, age, t)
+    shape, (x, tx, age, t) = _flat(frequency, recency, T, horizon_days)
+    return _no_transactions(params, _alive(params, x, tx, age), x, age, t).reshape(shape)
 
 
 def horizon_predictions(
@@ -476,13 +511,18 @@ def horizon_predictions(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """:func:`prob_alive`, :func:`expected_transactions` and :func:`prob_no_transactions` at once,
     sharing P(alive) (the features of every scored customer; same formulas, same values)."""
-    x = np.asarray(frequency, dtype=np.float64)
-    tx = np.asarray(recency, dtype=np.float64)
-    age = np.asarray(T, dtype=np.float64)
-    alive = _alive(params, x, tx, age)
+    shape, (x, tx, age) = _flat(frequency, recency, T)
     t = np.full(x.shape, float(horizon_days))
+    alive = _alive(params, x, tx, age)
     expected = np.asarray(_expected_if_alive(params, x, age, t) * alive)
-    return alive, expected, _no_transactions(params, alive, x, age, t)
+    none = _no_transactions(params, alive, x, age, t)
+    return alive.reshape(shape), expected.reshape(shape), none.reshape(shape)
+
+
+def warm_up() -> None:
+    """Compile the prediction kernels, or load them from numba's on-disk cache, for the argument types
+    the public functions pass: a loaded model calls this so no request pays for it."""
+    horizon_predictions(BGNBDParams(r=1.0, alpha=1.0, a=1.0, b=1.0), 30.0, np.ones(1), np.ones(1), np.ones(1))
 
 
 # ---------------------------------------------------------------------------------------------------
