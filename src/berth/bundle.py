@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from berth._compile import jit
 from berth.errors import BundleIntegrityError
 from berth.features import (
     FeatureSpec,
@@ -179,6 +180,16 @@ class ScoredHistory:
     contributions: np.ndarray | None  # (n, n_features + 1) path attributions of the churn booster
 
 
+@jit(nogil=True, boundscheck=False)
+def _group_sums(per_feature: np.ndarray, group_index: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum of each row's contributions per feature group, feature by feature (as ``np.add.at``)."""
+    out = np.zeros((per_feature.shape[0], n_groups))
+    for row in range(per_feature.shape[0]):
+        for j in range(per_feature.shape[1]):
+            out[row, group_index[j]] += per_feature[row, j]
+    return out
+
+
 class BundleScorer:
     """Scores customers with a bundle; implements :class:`berth.scoring.Scorer`."""
 
@@ -186,6 +197,7 @@ class BundleScorer:
         self.bundle = bundle
         warm_up_kernels()  # compiled (or read from numba's cache) now, not in the first request
         btyd.warm_up()
+        _group_sums(np.zeros((1, 1)), np.zeros(1, dtype=np.int64), 1)
         meta = bundle.metadata
         self._info = ModelInfo(
             name=name or str(meta.get("model_name", "berth-churn")),
@@ -200,7 +212,8 @@ class BundleScorer:
         names = bundle.spec.feature_names
         self._groups = [feature_group(n) for n in names]
         self._group_names = sorted(set(self._groups))
-        self._group_index = np.array([self._group_names.index(g) for g in self._groups])
+        self._group_index = np.array([self._group_names.index(g) for g in self._groups], dtype=np.int64)
+        self._group_labels = [(g, *GROUP_LABELS[g]) for g in self._group_names]
 
     @property
     def info(self) -> ModelInfo:
@@ -255,25 +268,25 @@ class BundleScorer:
 
     def drivers(self, contributions: np.ndarray, top: int = 3) -> list[tuple[Driver, ...]]:
         """Top feature groups by absolute contribution to each customer's churn log-odds."""
-        per_feature = contributions[:, :-1]
-        grouped = np.zeros((per_feature.shape[0], len(self._group_names)))
-        np.add.at(grouped.T, self._group_index, per_feature.T)
-        out = []
-        for row in grouped:
-            order = np.argsort(-np.abs(row), kind="stable")[:top]
-            out.append(
-                tuple(
-                    Driver(
-                        name=self._group_names[j],
-                        contribution=round(float(row[j]), 4),
-                        label_en=GROUP_LABELS[self._group_names[j]][0],
-                        label_zh=GROUP_LABELS[self._group_names[j]][1],
-                    )
-                    for j in order
-                    if row[j] != 0.0
-                )
+        per_feature = np.require(contributions[:, :-1], np.float64, ("C", "W"))
+        if per_feature.shape[1] != self._group_index.shape[0]:
+            raise ValueError(
+                f"expected {self._group_index.shape[0]} feature contributions, got {per_feature.shape[1]}"
             )
-        return out
+        grouped = _group_sums(per_feature, self._group_index, len(self._group_names))
+        order = np.argsort(-np.abs(grouped), axis=1, kind="stable")[:, :top]
+        picked = np.take_along_axis(grouped, order, axis=1)
+        labels = self._group_labels
+        return [
+            tuple(
+                Driver(
+                    name=labels[j][0], contribution=round(v, 4), label_en=labels[j][1], label_zh=labels[j][2]
+                )
+                for j, v in zip(row_order, row_values, strict=True)
+                if v != 0.0
+            )
+            for row_order, row_values in zip(order.tolist(), picked.tolist(), strict=True)
+        ]
 
     def score(self, tables: ColumnTables, as_of: date) -> list[CustomerScore]:
         """Score customers given as plain columns (the HTTP API's shape)."""

@@ -10,7 +10,7 @@ import pytest
 
 from berth.bundle import BundleScorer, ModelBundle, risk_band
 from berth.errors import BundleIntegrityError
-from berth.features import HistoryArrays, compute_features, date_to_day
+from berth.features import HistoryArrays, compute_features, date_to_day, feature_group
 from berth.tables import PortData
 from berth.training import TrainedModel
 
@@ -97,6 +97,29 @@ def test_drivers_sum_to_the_log_odds(trained: TrainedModel, sim_data: PortData) 
     raw = trained.bundle.churn.raw_probability(matrix.values[:20])
     np.testing.assert_allclose(1 / (1 + np.exp(-contributions.sum(axis=1))), raw, rtol=1e-4)
     assert len(scorer.drivers(contributions)) == 20
+
+
+def test_drivers_are_the_largest_group_sums(trained: TrainedModel) -> None:
+    """Each customer's drivers: the feature groups with the largest absolute summed contribution,
+    largest first, zero groups left out, sums as np.add.at gives them (then rounded)."""
+    scorer = BundleScorer(trained.bundle)
+    names = trained.bundle.spec.feature_names
+    groups = sorted({feature_group(n) for n in names})
+    index = np.array([groups.index(feature_group(n)) for n in names])
+    rng = np.random.default_rng(3)
+    contributions = rng.normal(size=(50, len(names) + 1))
+    contributions[rng.random(contributions.shape) < 0.4] = 0.0
+    contributions[0, :-1] = 0.0  # nothing explains this customer
+    expected = np.zeros((50, len(groups)))
+    np.add.at(expected.T, index, contributions[:, :-1].T)
+    for row, drivers in zip(expected, scorer.drivers(contributions), strict=True):
+        top = sorted(range(len(groups)), key=lambda g: -abs(row[g]))[:3]
+        assert [(d.name, d.contribution) for d in drivers] == [
+            (groups[g], round(float(row[g]), 4)) for g in top if row[g] != 0.0
+        ]
+    assert scorer.drivers(contributions[:1]) == [()]
+    with pytest.raises(ValueError, match="feature contributions"):
+        scorer.drivers(contributions[:, 1:])
 
 
 def test_risk_bands_follow_thresholds() -> None:
