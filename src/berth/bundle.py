@@ -33,7 +33,7 @@ from berth.features import (
     warm_up_kernels,
 )
 from berth.features._spec import GROUP_LABELS
-from berth.modeling import btyd
+from berth.modeling import btyd, trees
 from berth.modeling.btyd import BGNBDParams
 from berth.modeling.churn import ChurnClassifier
 from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
@@ -190,14 +190,21 @@ def _group_sums(per_feature: np.ndarray, group_index: np.ndarray, n_groups: int)
     return out
 
 
+def warm_up() -> None:
+    """Compile every kernel scoring uses (features, BG/NBD, trees, driver sums), or load them from
+    numba's on-disk cache: a loaded model calls this, and the Dockerfile at build time."""
+    warm_up_kernels()
+    btyd.warm_up()
+    trees.warm_up()
+    _group_sums(np.zeros((1, 1)), np.zeros(1, dtype=np.int64), 1)
+
+
 class BundleScorer:
     """Scores customers with a bundle; implements :class:`berth.scoring.Scorer`."""
 
     def __init__(self, bundle: ModelBundle, *, version: str = "local", name: str | None = None) -> None:
         self.bundle = bundle
-        warm_up_kernels()  # compiled (or read from numba's cache) now, not in the first request
-        btyd.warm_up()
-        _group_sums(np.zeros((1, 1)), np.zeros(1, dtype=np.int64), 1)
+        warm_up()  # compiled (or read from numba's cache) now, not in the first request
         meta = bundle.metadata
         self._info = ModelInfo(
             name=name or str(meta.get("model_name", "berth-churn")),
