@@ -181,13 +181,40 @@ class ScoredHistory:
 
 
 @jit(nogil=True, boundscheck=False)
-def _group_sums(per_feature: np.ndarray, group_index: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sum of each row's contributions per feature group, feature by feature (as ``np.add.at``)."""
-    out = np.zeros((per_feature.shape[0], n_groups))
-    for row in range(per_feature.shape[0]):
+def _top_groups(
+    per_feature: np.ndarray, group_index: np.ndarray, n_groups: int, top: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``top`` feature groups by absolute summed contribution and their sums.
+
+    Sums feature by feature (as ``np.add.at``); picks as a stable argsort of ``-|sum|`` would: the
+    larger first, the lower group on ties, NaN after every number.
+    """
+    n_rows = per_feature.shape[0]
+    top = min(top, n_groups)
+    picked = np.empty((n_rows, top), dtype=np.int64)
+    sums = np.empty((n_rows, top))
+    grouped = np.empty(n_groups)
+    taken = np.empty(n_groups, dtype=np.bool_)
+    for row in range(n_rows):
+        grouped[:] = 0.0
+        taken[:] = False
         for j in range(per_feature.shape[1]):
-            out[row, group_index[j]] += per_feature[row, j]
-    return out
+            grouped[group_index[j]] += per_feature[row, j]
+        for rank in range(top):
+            best = -1
+            best_key = -2.0
+            for g in range(n_groups):
+                if taken[g]:
+                    continue
+                key = abs(grouped[g])
+                if key != key:
+                    key = -1.0  # NaN: after every number
+                if key > best_key:
+                    best, best_key = g, key
+            taken[best] = True
+            picked[row, rank] = best
+            sums[row, rank] = grouped[best]
+    return picked, sums
 
 
 def warm_up() -> None:
@@ -196,7 +223,7 @@ def warm_up() -> None:
     warm_up_kernels()
     btyd.warm_up()
     trees.warm_up()
-    _group_sums(np.zeros((1, 1)), np.zeros(1, dtype=np.int64), 1)
+    _top_groups(np.zeros((1, 1)), np.zeros(1, dtype=np.int64), 1, 3)
 
 
 class BundleScorer:
@@ -280,9 +307,7 @@ class BundleScorer:
             raise ValueError(
                 f"expected {self._group_index.shape[0]} feature contributions, got {per_feature.shape[1]}"
             )
-        grouped = _group_sums(per_feature, self._group_index, len(self._group_names))
-        order = np.argsort(-np.abs(grouped), axis=1, kind="stable")[:, :top]
-        picked = np.take_along_axis(grouped, order, axis=1)
+        order, picked = _top_groups(per_feature, self._group_index, len(self._group_names), top)
         labels = self._group_labels
         return [
             tuple(

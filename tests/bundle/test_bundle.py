@@ -110,10 +110,12 @@ def test_drivers_are_the_largest_group_sums(trained: TrainedModel) -> None:
     contributions = rng.normal(size=(50, len(names) + 1))
     contributions[rng.random(contributions.shape) < 0.4] = 0.0
     contributions[0, :-1] = 0.0  # nothing explains this customer
+    contributions[1, :-1] = 1.0  # ties: the lower group first
+    contributions[2, 0] = np.nan  # a group without a number: after every number
     expected = np.zeros((50, len(groups)))
     np.add.at(expected.T, index, contributions[:, :-1].T)
     for row, drivers in zip(expected, scorer.drivers(contributions), strict=True):
-        top = sorted(range(len(groups)), key=lambda g: -abs(row[g]))[:3]
+        top = np.argsort(-np.abs(row), kind="stable")[:3]
         assert [(d.name, d.contribution) for d in drivers] == [
             (groups[g], round(float(row[g]), 4)) for g in top if row[g] != 0.0
         ]
