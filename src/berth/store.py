@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import msgspec
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     JSON,
@@ -249,10 +250,20 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _numpy_scalar(value: Any) -> Any:
+    """NumPy scalars as Python ones (``json.dumps`` took float64, a float subclass; msgspec does not)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise NotImplementedError(f"cannot store {type(value).__name__} as JSON")
+
+
+_JSON_ENCODER = msgspec.json.Encoder(enc_hook=_numpy_scalar)
+
+
 def _json_text(value: Any) -> str:
     """Text of a JSON column: msgspec, several times faster than ``json.dumps`` on prediction-log
     rows; compact, and NaN written as null (``json.dumps`` writes NaN, which is not JSON)."""
-    return msgspec.json.encode(value).decode()
+    return _JSON_ENCODER.encode(value).decode()
 
 
 def make_engine(url: str) -> Engine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -138,10 +139,11 @@ def test_prediction_log_outputs_are_stored_as_json(store: Store) -> None:
         "partial_churn_probability": None,
         "drivers": [{"name": "recency", "contribution": -0.5, "label_zh": "最近一次发货"}],
         "unexplained": float("nan"),
+        "from_numpy": [np.float64(0.25), np.int64(3), np.bool_(True)],
     }
     store.log_predictions([PredictionLogEntry("r9", "C-9", "7", "cd" * 32, outputs, datetime.now(UTC))])
     (stored,) = store.predictions("r9")
-    assert stored.outputs == {**outputs, "unexplained": None}
+    assert stored.outputs == {**outputs, "unexplained": None, "from_numpy": [0.25, 3, True]}
 
 
 def test_concurrent_prediction_log_writes(store: Store) -> None:

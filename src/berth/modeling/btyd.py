@@ -395,8 +395,8 @@ def _series_kernel(
 
 
 def _flat(*arrays: npt.ArrayLike) -> tuple[tuple[int, ...], list[np.ndarray]]:
-    """Broadcast shape and contiguous, writable float64 copies of the broadcast arrays, raveled (the
-    one layout the kernels are compiled for)."""
+    """The broadcast shape, and each array broadcast to it as flat, contiguous, writable float64 (the
+    one layout the kernels are compiled for; copied only when it is not that already)."""
     values = [np.asarray(a, dtype=np.float64) for a in arrays]
     shape = np.broadcast_shapes(*(v.shape for v in values))
     return shape, [
