@@ -244,10 +244,10 @@ class BundleScorer:
             extra={"model_kind": bundle.model_kind},
         )
         names = bundle.spec.feature_names
-        self._groups = [feature_group(n) for n in names]
-        self._group_names = sorted(set(self._groups))
-        self._group_index = np.array([self._group_names.index(g) for g in self._groups], dtype=np.int64)
-        self._group_labels = [(g, *GROUP_LABELS[g]) for g in self._group_names]
+        groups = [feature_group(n) for n in names]
+        group_names = sorted(set(groups))
+        self._group_index = np.array([group_names.index(g) for g in groups], dtype=np.int64)
+        self._group_labels = [(g, *GROUP_LABELS[g]) for g in group_names]  # name, English, Chinese
 
     @property
     def info(self) -> ModelInfo:
@@ -307,7 +307,7 @@ class BundleScorer:
             raise ValueError(
                 f"expected {self._group_index.shape[0]} feature contributions, got {per_feature.shape[1]}"
             )
-        order, picked = _top_groups(per_feature, self._group_index, len(self._group_names), top)
+        order, picked = _top_groups(per_feature, self._group_index, len(self._group_labels), top)
         labels = self._group_labels
         return [
             tuple(
