@@ -689,3 +689,35 @@ def test_a_huge_amount_of_one_customer_leaves_the_others_sums_exact() -> None:
     raw, _ = compute_raw_features(history, np.array([0, 1]), cutoff_day, spec, BTYD_PARAMS)
     assert raw["revenue_90"].tolist() == [1e17, 3.0]
     assert raw["volume_90"].tolist() == [1.0, 0.1]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["lane-b", None, "lane-a", "lane-b", "Zürich", "", "lane-a"],  # text and None: Arrow's path
+        ["a", 1, None, "1", 1.0],  # mixed types: pandas' path
+        ["a", float("nan"), None, "b"],  # NaN is not text: pandas' path
+        ["a", "\ud800", "b"],  # a lone surrogate has no UTF-8: pandas' path
+        [None, None],
+    ],
+    ids=["text", "mixed", "nan", "surrogate", "none"],
+)
+def test_large_plain_columns_factorise_as_pandas_and_small_ones_do(values: list[Any]) -> None:
+    """Above the dict's size, levels and codes are Arrow's for text and pandas' otherwise: the same
+    as ``pd.factorize`` (and, without NaN, as the dict's), and positions as ``Index.get_indexer``."""
+    from berth.features._history import _FACTORIZE_MIN_VALUES, _codes_among, _levels
+
+    large = values * (_FACTORIZE_MIN_VALUES // len(values) + 1)
+    codes, levels = _levels(large)
+    expected_codes, expected_levels = pd.factorize(np.asarray(large, dtype=object))
+    assert levels == list(expected_levels)
+    np.testing.assert_array_equal(codes, expected_codes)
+    if not any(isinstance(v, float) and v != v for v in values):
+        small_codes, small_levels = _levels(values)
+        assert levels == small_levels
+        np.testing.assert_array_equal(codes, np.tile(small_codes, len(large) // len(values)))
+    if "\ud800" in values:
+        return  # pandas' text Index cannot hold it (nor can JSON carry it): positions are not defined
+    known = [*reversed(levels), "absent"]
+    expected = pd.Index(known, dtype=object).get_indexer(np.asarray(large, dtype=object))
+    np.testing.assert_array_equal(_codes_among(known, large), expected)

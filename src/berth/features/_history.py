@@ -537,14 +537,30 @@ def _factorize(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     codes = np.empty(len(encoded), dtype=np.int64)
     at = 0
     for chunk in encoded.chunks:
-        indices = chunk.indices
-        if indices.null_count:
-            indices = pyarrow.compute.fill_null(indices, -1)
-        codes[at : at + len(chunk)] = indices.to_numpy()
+        codes[at : at + len(chunk)] = _arrow_codes(chunk.indices)
         at += len(chunk)
     if encoded.num_chunks == 0:  # Arrow drops empty chunks when encoding: nothing to name
         return codes, np.empty(0, dtype=object)
     return codes, encoded.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
+
+
+def _arrow_text(values: PlainColumn | Sequence[Any]) -> pyarrow.Array | None:
+    """Plain values as an Arrow string array (None as null), or None unless every value is text or None.
+
+    Arrow hashes the UTF-8 bytes; pandas hashes each Python string object, which msgspec creates
+    anew for every JSON value: on API batches Arrow factorises 2-4x faster.
+    """
+    try:
+        return pyarrow.array(values, type=pyarrow.string(), from_pandas=False)
+    except (pyarrow.ArrowException, TypeError, ValueError, UnicodeError):  # numbers, NaN, lone surrogates
+        return None
+
+
+def _arrow_codes(indices: pyarrow.Array) -> np.ndarray:
+    """int64 codes from Arrow indices, -1 for null."""
+    if indices.null_count:
+        indices = pyarrow.compute.fill_null(indices, -1)
+    return np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _levels(values: pd.Series | PlainColumn) -> tuple[np.ndarray, list[Any]]:
@@ -557,6 +573,10 @@ def _levels(values: pd.Series | PlainColumn) -> tuple[np.ndarray, list[Any]]:
         codes, uniques = _factorize(values)
         return codes, list(uniques)
     if len(values) >= _FACTORIZE_MIN_VALUES:
+        text = _arrow_text(values)
+        if text is not None:
+            encoded = text.dictionary_encode()
+            return _arrow_codes(encoded.indices), encoded.dictionary.to_pylist()
         codes, uniques = pd.factorize(np.asarray(values, dtype=object))
         return codes, list(uniques)
     found: dict[Any, int] = {}
@@ -567,6 +587,9 @@ def _levels(values: pd.Series | PlainColumn) -> tuple[np.ndarray, list[Any]]:
 def _codes_among(uniques: list[Any], values: PlainColumn) -> np.ndarray:
     """Position of each value in ``uniques`` (distinct values), -1 when absent."""
     if len(values) >= _FACTORIZE_MIN_VALUES:
+        text, known = _arrow_text(values), _arrow_text(uniques)
+        if text is not None and known is not None:
+            return _arrow_codes(pyarrow.compute.index_in(text, value_set=known))
         return pd.Index(uniques).get_indexer(np.asarray(values, dtype=object)).astype(np.int64, copy=False)
     index = {value: i for i, value in enumerate(uniques)}
     return np.fromiter((index.get(v, -1) for v in values), dtype=np.int64, count=len(values))
