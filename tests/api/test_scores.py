@@ -15,7 +15,7 @@ import pytest
 
 from berth.api.convert import input_hash
 from berth.api.routes.scores import INLINE_MAX_CUSTOMERS
-from berth.api.wire import SCORE_REQUEST_DECODER, CustomerIn
+from berth.api.wire import CustomerIn, decode
 from berth.errors import DataContractError
 from berth.scoring import CustomerScore
 
@@ -102,7 +102,7 @@ def test_one_prediction_log_row_per_scored_customer(make_api: MakeApi) -> None:
         assert [r.customer_id for r in rows] == [f"C-{i}" for i in range(n)]
         assert all(r.model_version == "1" for r in rows)
     first = store.predictions(ids[0][0])[0]
-    expected = input_hash(SCORE_REQUEST_DECODER.decode(json.dumps(batch(1))).customers[0], AS_OF)
+    expected = input_hash(decode(json.dumps(batch(1))).customers[0], AS_OF)
     assert first.input_hash == expected
     assert first.outputs["model_name"] == "berth-churn"
     assert first.outputs["risk_band"] in {"low", "medium", "high", "critical"}
@@ -149,9 +149,10 @@ def test_input_hash_is_canonical() -> None:
     b["shipments"][0]["shipment_id"] = None  # explicit null == missing
     b["shipments"][0]["volume"] = 10  # 10 == 10.0
     b["interactions"][0]["timestamp"] = "2025-06-01T08:00:00Z"  # the same instant as 10:00+02:00
-    h = [input_hash(msgspec.json.decode(json.dumps(x), type=CustomerIn), AS_OF) for x in (a, b)]
+    decoded = [decode(json.dumps({"as_of": str(AS_OF), "customers": [x]})).customers[0] for x in (a, b)]
+    h = [input_hash(c, AS_OF) for c in decoded]
     assert h[0] == h[1]
-    assert input_hash(msgspec.json.decode(json.dumps(a), type=CustomerIn), AS_OF.replace(day=29)) != h[0]
+    assert input_hash(decoded[0], AS_OF.replace(day=29)) != h[0]
 
 
 DELETE = object()
@@ -383,7 +384,7 @@ def test_column_tables_hold_every_contract_column_row_by_row() -> None:
     body = batch(3)
     body["customers"][1]["interactions"] = []
     body["customers"][2]["profile"] = {}
-    request = SCORE_REQUEST_DECODER.decode(json.dumps(body))
+    request = decode(json.dumps(body))
     columns = to_column_tables(request)
     expected = {
         tables.SHIPMENTS: {*tables.SHIPMENT_REQUIRED, *tables.SHIPMENT_OPTIONAL},

@@ -9,6 +9,7 @@ msgspec when it agrees, else through the fallback); whatever pydantic refuses is
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -133,7 +134,7 @@ def test_msgspec_accepts_nothing_pydantic_refuses_and_keeps_every_value(body: di
     raw = json.dumps(body).encode()
     validated = _pydantic(raw)
     try:
-        fast: wire.ScoreRequest | None = wire.SCORE_REQUEST_DECODER.decode(raw)
+        fast: wire.ScoreRequest | None = wire.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         fast = None
     if validated is None:
@@ -152,7 +153,7 @@ def test_the_fast_path_takes_the_usual_body() -> None:
 
     raw = json.dumps(batch(3)).encode()
     assert _pydantic(raw) is not None
-    assert len(wire.SCORE_REQUEST_DECODER.decode(raw).customers) == 3
+    assert len(wire.decode(raw).customers) == 3
 
 
 def test_invalid_utf8_is_a_422_not_a_crash() -> None:
@@ -160,3 +161,72 @@ def test_invalid_utf8_is_a_422_not_a_crash() -> None:
     raw = b'{"as_of":"2025-06-30","customers":[{"customer_id":"C","shipments":[' + shipment + b"]}]}"
     with pytest.raises(RequestValidationError):
         decode_score_request(raw, limit=1_000)
+
+
+def _one(**edits: Any) -> dict[str, Any]:
+    interaction = {
+        "timestamp": "2025-01-02T10:00:00",
+        "type": "complaint",
+        "resolved_at": "2025-01-03T10:00:00",
+    }
+    customer = {
+        "customer_id": "C",
+        "shipments": [{"shipment_date": "2025-01-02"}, {"shipment_date": "2025-01-03"}],
+        "interactions": [{"timestamp": "2025-01-01T10:00:00", "type": "call"}, interaction],
+        "profile": {"since": "2020-01-01"},
+    }
+    body: dict[str, Any] = {"as_of": "2025-06-30", "customers": [customer]}
+    for path, value in edits.items():
+        *parents, last = path.split(".")
+        node: Any = body
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[last] = value
+    return body
+
+
+OUT_OF_RANGE = {
+    "as_of": ["1899-12-31", "2200-01-01"],
+    "customers.0.shipments.1.shipment_date": ["1899-12-31", "2200-01-01"],
+    "customers.0.profile.since": ["1899-12-31", "2200-01-01"],
+    "customers.0.interactions.1.timestamp": [
+        "1900-01-01T12:00:00",
+        "2199-12-31T00:00:01",
+        "1900-01-02T02:00:00+05:00",
+    ],
+    "customers.0.interactions.1.resolved_at": [
+        "1900-01-01T12:00:00",
+        "2199-12-31T00:00:01",
+        "2199-12-31T02:00:00-03:00",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "value"), [(path, value) for path, values in OUT_OF_RANGE.items() for value in values]
+)
+def test_every_date_outside_the_range_is_refused_at_its_field(path: str, value: str) -> None:
+    """The bulk range checks of :func:`wire.decode` cover every date and date-time field."""
+    raw = json.dumps(_one(**{path: value})).encode()
+    assert _pydantic(json.dumps(_one()).encode()) is not None
+    with pytest.raises(msgspec.ValidationError):
+        wire.decode(raw)
+    with pytest.raises(RequestValidationError) as caught:
+        decode_score_request(raw, limit=1_000)
+    locs = [tuple(str(part) for part in error["loc"]) for error in caught.value.errors()]
+    assert ("body", *path.split(".")) in locs
+
+
+def test_zoned_date_times_are_decoded_as_naive_utc() -> None:
+    raw = json.dumps(
+        _one(
+            **{
+                "customers.0.interactions.0.timestamp": "2025-01-01T10:00:00+02:00",
+                "customers.0.interactions.1.resolved_at": "2025-01-03T10:00:00-05:00",
+            }
+        )
+    ).encode()
+    (customer,) = wire.decode(raw).customers
+    assert customer.interactions[0].timestamp == datetime(2025, 1, 1, 8)
+    assert customer.interactions[1].timestamp == datetime(2025, 1, 2, 10)  # naive stays as it is
+    assert customer.interactions[1].resolved_at == datetime(2025, 1, 3, 15)

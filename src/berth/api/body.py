@@ -49,7 +49,7 @@ def decode_score_request(raw: bytes, limit: int) -> wire.ScoreRequest:
     seconds), the request is served from pydantic's values, only slower.
     """
     try:
-        request = wire.SCORE_REQUEST_DECODER.decode(raw)
+        request = wire.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         check_batch_size(raw, limit)
         validated = parse_body(schemas.ScoreRequest, raw)  # raises the 422

@@ -9,6 +9,10 @@ The structs below mirror the pydantic models field for field, constraint for con
 refuses and keeps every value. When msgspec refuses a body, pydantic parses it again to report
 every problem at its field path (:func:`berth.api.body.decode_score_request`).
 
+The ranges of dates and date-times (and the conversion of zoned date-times to naive UTC) are
+checked by :func:`decode` over the whole request at once, not per struct in ``__post_init__``:
+a Python call per shipment and interaction cost about a quarter of decoding a 1,000-customer batch.
+
 ``None`` fields are omitted when encoding and keys are sorted, so :func:`canonical_json` is the
 canonical form the prediction log hashes.
 """
@@ -36,18 +40,8 @@ class _Leaf(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defau
     """Base of the leaf records: unknown fields refused, ``None`` fields left out when encoding."""
 
 
-def _check_date(value: date | None, name: str) -> None:
-    if value is not None and not MIN_DATE <= value <= MAX_DATE:
-        raise ValueError(f"{name} must be between {MIN_DATE} and {MAX_DATE}")
-
-
-def _naive_utc(value: datetime | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
-    if not MIN_DATETIME <= naive <= MAX_DATETIME:
-        raise ValueError(f"{name} must be between {MIN_DATETIME} and {MAX_DATETIME} (UTC)")
-    return naive
+def _naive_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 class ShipmentIn(_Leaf, kw_only=True):
@@ -64,12 +58,10 @@ class ShipmentIn(_Leaf, kw_only=True):
     shipment_id: Label | None = None
     volume: Amount | None = None
 
-    def __post_init__(self) -> None:
-        _check_date(self.shipment_date, "shipment_date")
-
 
 class InteractionIn(_Leaf, kw_only=True):
-    """One interaction (mirrors :class:`berth.api.schemas.InteractionIn`); zoned times become naive UTC."""
+    """One interaction (mirrors :class:`berth.api.schemas.InteractionIn`); :func:`decode` makes zoned
+    times naive UTC."""
 
     channel: Label | None = None
     resolved_at: datetime | None = None
@@ -77,10 +69,6 @@ class InteractionIn(_Leaf, kw_only=True):
     sentiment: Number | Literal["positive", "neutral", "negative"] | None = None
     timestamp: datetime
     type: InteractionType
-
-    def __post_init__(self) -> None:
-        self.timestamp = _naive_utc(self.timestamp, "timestamp")  # type: ignore[assignment]
-        self.resolved_at = _naive_utc(self.resolved_at, "resolved_at")
 
 
 class ProfileIn(_Leaf, kw_only=True):
@@ -93,9 +81,6 @@ class ProfileIn(_Leaf, kw_only=True):
     region: Label | None = None
     segment: Label | None = None
     since: date | None = None
-
-    def __post_init__(self) -> None:
-        _check_date(self.since, "since")
 
 
 class CustomerIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, gc=False):
@@ -113,16 +98,45 @@ class ScoreRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     as_of: date
     customers: Annotated[list[CustomerIn], msgspec.Meta(min_length=1)]
 
-    def __post_init__(self) -> None:
-        _check_date(self.as_of, "as_of")
-
 
 class _Hashed(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     as_of: date
     customer: CustomerIn
 
 
-SCORE_REQUEST_DECODER = msgspec.json.Decoder(ScoreRequest, strict=True)
+_DECODER = msgspec.json.Decoder(ScoreRequest, strict=True)
+
+
+def decode(raw: bytes) -> ScoreRequest:
+    """The request in ``raw``, checked; :class:`msgspec.ValidationError` (or ``DecodeError``) if not.
+
+    After msgspec's own checks, every date must lie in [``MIN_DATE``, ``MAX_DATE``] and every
+    date-time, once zoned ones are converted to naive UTC, in [``MIN_DATETIME``, ``MAX_DATETIME``].
+    """
+    request = _DECODER.decode(raw)
+    customers = request.customers
+    dates = [s.shipment_date for c in customers for s in c.shipments]
+    dates.extend(since for c in customers if (since := c.profile.since) is not None)
+    dates.append(request.as_of)
+    if min(dates) < MIN_DATE or max(dates) > MAX_DATE:
+        raise msgspec.ValidationError(f"a date is outside {MIN_DATE} .. {MAX_DATE}")
+    interactions = [x for c in customers for x in c.interactions]
+    if not interactions:
+        return request
+    opened = [x.timestamp for x in interactions]
+    resolved = [r for x in interactions if (r := x.resolved_at) is not None]
+    if any(t.tzinfo is not None for t in opened) or any(t.tzinfo is not None for t in resolved):
+        for x in interactions:
+            x.timestamp = _naive_utc(x.timestamp)
+            x.resolved_at = None if x.resolved_at is None else _naive_utc(x.resolved_at)
+        opened = [x.timestamp for x in interactions]
+        resolved = [r for x in interactions if (r := x.resolved_at) is not None]
+    opened.extend(resolved)
+    if min(opened) < MIN_DATETIME or max(opened) > MAX_DATETIME:
+        raise msgspec.ValidationError(f"a date-time is outside {MIN_DATETIME} .. {MAX_DATETIME} (UTC)")
+    return request
+
+
 _ENCODER = msgspec.json.Encoder(order="sorted")
 
 
