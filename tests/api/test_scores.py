@@ -416,6 +416,30 @@ def test_interaction_times_become_microsecond_arrays(n: int) -> None:
     np.testing.assert_array_equal(converted, expected)
 
 
+@pytest.mark.parametrize("with_none", [False, True])  # mapped ordinals, or the comprehension for None
+def test_dates_become_day_arrays(with_none: bool) -> None:
+    from datetime import date, timedelta
+
+    from berth.api.convert import _dates
+
+    values = [date(1900, 1, 1) + timedelta(days=331 * i) for i in range(300)]  # before and after 1970
+    if with_none:
+        values[5] = None  # type: ignore[call-overload]
+    expected = np.array(["NaT" if v is None else v.isoformat() for v in values], dtype="datetime64[D]")
+    converted = _dates(values)
+    assert converted.dtype == np.dtype("datetime64[D]")
+    np.testing.assert_array_equal(converted, expected)
+
+
+def test_sentiment_words_and_numbers_become_one_float_column() -> None:
+    from berth.api.convert import _sentiments
+
+    np.testing.assert_array_equal(_sentiments([0.5, None, -1.0]), [0.5, np.nan, -1.0])
+    np.testing.assert_array_equal(
+        _sentiments(["positive", None, 0.25, "negative", "neutral"]), [1.0, np.nan, 0.25, -1.0, 0.0]
+    )
+
+
 def test_the_log_writer_hands_the_gil_back_by_time_not_per_request() -> None:
     """The writer yields to the event loop once it has worked ``every_s``, not after each
     request's rows: each hand-off is a thread switch the event loop pays for."""

@@ -121,8 +121,12 @@ def _rule_issues(request: ScoreRequest) -> list[Issue]:
 _SENTIMENT_WORDS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
 
 
-def _sentiment(value: float | str | None) -> float | None:
-    return _SENTIMENT_WORDS[value] if isinstance(value, str) else value
+def _sentiments(values: Sequence[float | str | None]) -> np.ndarray:
+    """float64 scores, the words as +1 / 0 / -1, NaN for None."""
+    try:
+        return _numbers(values)  # type: ignore[arg-type]
+    except ValueError:  # a word among them (the contract allows no other text)
+        return _numbers([_SENTIMENT_WORDS[v] if isinstance(v, str) else v for v in values])
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -134,15 +138,21 @@ _PANDAS_MIN_VALUES = 500
 
 def _dates(values: Sequence[date | None]) -> np.ndarray:
     """``datetime64[D]``, NaT for None (through ordinals: numpy converts date objects ~20x slower)."""
-    days = [_NAT if v is None else v.toordinal() - _EPOCH_ORDINAL for v in values]
-    return np.array(days, dtype=np.int64).view("datetime64[D]")
+    try:  # mapping the method itself runs no bytecode per value; a None raises
+        dates = cast(Sequence[date], values)
+        days = np.fromiter(map(date.toordinal, dates), dtype=np.int64, count=len(values)) - _EPOCH_ORDINAL
+    except TypeError:
+        days = np.array(
+            [_NAT if v is None else v.toordinal() - _EPOCH_ORDINAL for v in values], dtype=np.int64
+        )
+    return days.view("datetime64[D]")
 
 
 def _datetimes(values: Sequence[datetime | None]) -> np.ndarray:
     """``datetime64[us]`` of naive (UTC) date-times, NaT for None."""
     if len(values) >= _PANDAS_MIN_VALUES:
-        as_objects = np.asarray(values, dtype=object)
-        return np.asarray(pd.to_datetime(as_objects).to_numpy(), dtype="datetime64[us]")
+        index = pd.DatetimeIndex(cast(list[datetime | None], values))
+        return np.asarray(index.as_unit("us").to_numpy(), dtype="datetime64[us]")
     micros = [
         _NAT
         if v is None
@@ -190,7 +200,7 @@ def to_column_tables(request: ScoreRequest) -> ColumnTables:
         tables.INTERACTION_TYPE: [x.type for x in inters],
         "score": _numbers([x.score for x in inters]),
         "resolved_at": _datetimes([x.resolved_at for x in inters]),
-        "sentiment": _numbers([_sentiment(x.sentiment) for x in inters]),
+        "sentiment": _sentiments([x.sentiment for x in inters]),
         "channel": [x.channel for x in inters],
     }
     profiles = [c.profile for c in customers]
