@@ -230,3 +230,44 @@ def test_zoned_date_times_are_decoded_as_naive_utc() -> None:
     assert customer.interactions[0].timestamp == datetime(2025, 1, 1, 8)
     assert customer.interactions[1].timestamp == datetime(2025, 1, 2, 10)  # naive stays as it is
     assert customer.interactions[1].resolved_at == datetime(2025, 1, 3, 15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    probability=st.floats(0.0, 1.0),
+    partial=st.one_of(st.none(), st.floats(0.0, 1.0)),
+    contribution=st.floats(allow_nan=False, allow_infinity=False),
+    note=st.one_of(st.none(), st.text(max_size=20)),
+    label=st.text(max_size=12),
+)
+def test_the_response_struct_serialises_as_the_pydantic_schema(
+    probability: float, partial: float | None, contribution: float, note: str | None, label: str
+) -> None:
+    """Same keys in the same order and the same values as ``schemas.ScoreResponse``'s JSON."""
+    from datetime import date
+
+    driver = wire.DriverOut(
+        name="volume_trend", contribution=contribution, label_en=label, label_zh="货量趋势"
+    )
+    score = wire.CustomerScoreOut(
+        customer_id="C-1",
+        churn_probability=probability,
+        partial_churn_probability=partial,
+        risk_band="high",
+        drivers=[driver, driver],
+        eligible=note is None,
+        note=note,
+    )
+    response = wire.ScoreResponse(
+        request_id="r-1", model_name="m", model_version="3", as_of=date(2025, 6, 30), scores=[score]
+    )
+    encoded = wire.encode_response(response)
+    documented = schemas.ScoreResponse.model_validate(msgspec.to_builtins(response)).model_dump_json()
+    assert json.loads(encoded) == json.loads(documented)
+
+    def keys(value: Any) -> Any:
+        if isinstance(value, dict):
+            return [(k, keys(v)) for k, v in value.items()]
+        return [keys(v) for v in value] if isinstance(value, list) else None
+
+    assert keys(json.loads(encoded)) == keys(json.loads(documented))

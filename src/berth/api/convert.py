@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from berth import tables
-from berth.api.schemas import CustomerScoreOut, DriverOut, RiskBand
-from berth.api.wire import CustomerIn, ScoreRequest, canonical_json
+from berth.api.wire import CustomerIn, CustomerScoreOut, DriverOut, ScoreRequest, canonical_json
 from berth.scoring import RISK_BANDS, ColumnTables, CustomerScore
 
 Issue = dict[str, Any]
@@ -245,15 +244,15 @@ def to_outputs(request: ScoreRequest, scores: Sequence[CustomerScore]) -> list[C
         churn = _probability(s.churn_probability, "churn_probability", customer_id)
         assert churn is not None
         outputs.append(
-            CustomerScoreOut.model_construct(
+            CustomerScoreOut(
                 customer_id=customer_id,
                 churn_probability=churn,
                 partial_churn_probability=_probability(
                     s.partial_churn_probability, "partial_churn_probability", customer_id
                 ),
-                risk_band=cast(RiskBand, s.risk_band),
+                risk_band=s.risk_band,
                 drivers=[
-                    DriverOut.model_construct(
+                    DriverOut(
                         name=d.name,
                         contribution=float(d.contribution),
                         label_en=d.label_en,

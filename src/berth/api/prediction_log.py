@@ -20,8 +20,7 @@ from datetime import date, datetime
 
 from berth._logging import get_logger
 from berth.api.convert import input_hash, log_outputs
-from berth.api.schemas import CustomerScoreOut
-from berth.api.wire import CustomerIn
+from berth.api.wire import CustomerIn, CustomerScoreOut
 from berth.store import PredictionLogEntry, Store
 
 log = get_logger(__name__)

@@ -1,4 +1,4 @@
-"""The scoring request as msgspec structs: the fast decoder behind ``POST /v1/scores``.
+"""The scoring request and response as msgspec structs: the fast codec behind ``POST /v1/scores``.
 
 :mod:`berth.api.schemas` (pydantic) stays the contract: it generates the OpenAPI schema and words
 every validation error. Decoding a 1,000-customer body into pydantic models (150k model
@@ -15,6 +15,10 @@ a Python call per shipment and interaction cost about a quarter of decoding a 1,
 
 ``None`` fields are omitted when encoding and keys are sorted, so :func:`canonical_json` is the
 canonical form the prediction log hashes.
+
+The response structs mirror :class:`berth.api.schemas.ScoreResponse` field for field and in its
+order (the schema documents the response; ``tests/api/test_wire.py`` checks both serialise to
+the same JSON). Building a pydantic model per score and per driver cost more than encoding them.
 """
 
 from __future__ import annotations
@@ -144,3 +148,42 @@ def canonical_json(customer: CustomerIn, as_of: date) -> bytes:
     """Compact JSON of ``as_of`` and the customer: keys sorted, no nulls, numbers as floats."""
     # Customer's interactions and profile are kept when empty ([] and {}): CustomerIn omits nothing.
     return _ENCODER.encode(_Hashed(as_of=as_of, customer=customer))
+
+
+class DriverOut(msgspec.Struct, frozen=True, gc=False):
+    """One readable reason behind a score (mirrors :class:`berth.api.schemas.DriverOut`)."""
+
+    name: str
+    contribution: float
+    label_en: str
+    label_zh: str
+
+
+class CustomerScoreOut(msgspec.Struct, frozen=True, gc=False):
+    """The scores of one customer (mirrors :class:`berth.api.schemas.CustomerScoreOut`)."""
+
+    customer_id: str
+    churn_probability: float
+    partial_churn_probability: float | None
+    risk_band: str
+    drivers: list[DriverOut]
+    eligible: bool
+    note: str | None
+
+
+class ScoreResponse(msgspec.Struct, frozen=True, gc=False):
+    """Scores of a batch (mirrors :class:`berth.api.schemas.ScoreResponse`)."""
+
+    request_id: str
+    model_name: str
+    model_version: str
+    as_of: date
+    scores: list[CustomerScoreOut]
+
+
+_RESPONSE_ENCODER = msgspec.json.Encoder()
+
+
+def encode_response(response: ScoreResponse) -> bytes:
+    """The response body, as pydantic would serialise :class:`berth.api.schemas.ScoreResponse`."""
+    return _RESPONSE_ENCODER.encode(response)

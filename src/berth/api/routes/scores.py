@@ -17,7 +17,8 @@ from berth.api.deps import ScoringContextDep, Services
 from berth.api.errors import ProblemError, problem_responses
 from berth.api.holder import LoadedModel
 from berth.api.prediction_log import PendingPredictions
-from berth.api.schemas import CustomerScoreOut, ScoreRequest, ScoreResponse
+from berth.api.schemas import ScoreRequest, ScoreResponse
+from berth.api.wire import CustomerScoreOut
 
 router = APIRouter(prefix="/v1", tags=["scores"])
 
@@ -94,16 +95,16 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
         ),
     )
     services.metrics.scores_served.labels(info.version).inc(len(scores))
-    payload = ScoreResponse.model_construct(
+    payload = wire.ScoreResponse(
         request_id=request_id,
         model_name=info.name,
         model_version=info.version,
         as_of=body.as_of,
         scores=scores,
     )
-    # Serialised here: returning the model would have FastAPI validate every score again (tens of
-    # ms for 1,000 customers) although to_outputs already checked them. The schema still documents it.
-    return Response(content=payload.model_dump_json(), media_type="application/json")
+    # Serialised here: returning a model would have FastAPI validate every score again (tens of
+    # ms for 1,000 customers) although to_outputs already checked them. ScoreResponse documents it.
+    return Response(content=wire.encode_response(payload), media_type="application/json")
 
 
 async def _log_predictions(services: Services, pending: PendingPredictions) -> None:
