@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,12 +24,19 @@ class Calibrator:
     y: tuple[float, ...] = ()
     slope: float = 1.0
     intercept: float = 0.0
+    # The knots as arrays, converted once: every scoring request interpolates through them.
+    _x: np.ndarray = field(init=False, repr=False, compare=False)
+    _y: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_x", np.asarray(self.x, dtype=np.float64))
+        object.__setattr__(self, "_y", np.asarray(self.y, dtype=np.float64))
 
     def transform(self, raw_probability: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, clipped into [1e-6, 1 − 1e-6]."""
         p = np.asarray(raw_probability, dtype=np.float64)
         if self.method == "isotonic":
-            out = np.interp(p, np.asarray(self.x), np.asarray(self.y))
+            out = np.interp(p, self._x, self._y)
         elif self.method == "platt":
             out = 1.0 / (1.0 + np.exp(-(self.slope * _logit(p) + self.intercept)))
         else:
