@@ -17,6 +17,11 @@ Prints single-request p50/p99 latency (sequential, keep-alive), the time of 1,00
 requests/s with several concurrent clients (one worker each, then two workers each), an in-process
 breakdown of one request by step, and how often the path attributions behind the drivers name the
 same top driver as exact TreeSHAP.
+
+``--compare-rev REV`` adds an A/B of the server's in-process request path (decode, rules, features,
+scores, drivers, response bytes; no HTTP) between this checkout and git revision ``REV``, on the
+same model and bodies, in alternating fresh interpreters: on a machine whose speed drifts, only
+such interleaved runs separate two versions. ``--request-path-only`` skips the servers.
 """
 
 from __future__ import annotations
@@ -49,6 +54,43 @@ app = FastAPI()
 @app.post("/noop")
 def noop() -> dict[str, str]:
     return {"ok": "yes"}
+"""
+
+
+# Run in a fresh interpreter per measurement, with PYTHONPATH choosing the code under test.
+REQUEST_PATH = """
+import gc, statistics, sys, time
+from pathlib import Path
+from berth.api import wire
+from berth.api.app import SERVING_GC_THRESHOLDS
+from berth.api.holder import LoadedModel
+from berth.api.routes.scores import _decode_and_score
+from berth.bundle import BundleScorer, ModelBundle
+
+gc.set_threshold(*SERVING_GC_THRESHOLDS)
+gc.collect()
+gc.freeze()
+scorer = BundleScorer(ModelBundle.load(Path(sys.argv[1])))
+model = LoadedModel(scorer, scorer.info, None)
+raw, repeat = Path(sys.argv[2]).read_bytes(), int(sys.argv[3])
+
+
+def request():
+    body, scores = _decode_and_score(model, raw, 1000)
+    fields = dict(request_id="r", model_name="m", model_version="1", as_of=body.as_of, scores=scores)
+    if hasattr(wire, "encode_response"):
+        return wire.encode_response(wire.ScoreResponse(**fields))
+    from berth.api.schemas import ScoreResponse  # revisions before the msgspec response
+    return ScoreResponse.model_construct(**fields).model_dump_json()
+
+
+request()
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter()
+    request()
+    times.append((time.perf_counter() - t0) * 1000)
+print(statistics.median(times))
 """
 
 
@@ -221,6 +263,38 @@ def _driver_agreement(bundle_folder: Path, data: object, as_of: date) -> None:
     )
 
 
+def _compare_revision(rev: str, work: Path, bundle: Path, bodies: dict[str, bytes], rounds: int = 3) -> None:
+    """Median ms of the in-process request path, this checkout vs ``rev``, alternating interpreters."""
+    repo = Path(__file__).resolve().parents[1]
+    tree = work / "baseline"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), rev], check=True)
+    script = work / "request_path.py"
+    script.write_text(REQUEST_PATH)
+    try:
+        sources = {"this checkout": repo / "src", rev: tree / "src"}
+        print(f"\nin-process request path (median ms per round; {rounds} rounds, alternating)")
+        for label, raw in bodies.items():
+            path = work / f"body-{len(raw)}.json"
+            path.write_bytes(raw)
+            repeat = 300 if len(raw) < 1_000_000 else 7
+            results: dict[str, list[float]] = {name: [] for name in sources}
+            for _ in range(rounds):
+                for name, src in sources.items():
+                    out = subprocess.run(
+                        [sys.executable, str(script), str(bundle), str(path), str(repeat)],
+                        env={**os.environ, "PYTHONPATH": str(src)},
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                    results[name].append(float(out.stdout.strip().splitlines()[-1]))
+            for name, values in results.items():
+                shown = ", ".join(f"{v:.3f}" if v < 10 else f"{v:.0f}" for v in values)
+                print(f"  {label:28}{name:>16}: {shown}")
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False)
+
+
 def _two_workers(
     work: Path, env: dict[str, str], bundle: Path, key: str, one: bytes, clients: int, seconds: float
 ) -> None:
@@ -274,6 +348,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="sequential requests per latency series")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients in throughput runs")
+    parser.add_argument("--compare-rev", help="also A/B the in-process request path against this revision")
+    parser.add_argument("--request-path-only", action="store_true", help="skip the servers (breakdown, A/B)")
     args = parser.parse_args()
 
     import pandas as pd
@@ -333,6 +409,11 @@ def main() -> None:
     ).encode()
     n_ship = int(counts[typical])
 
+    if args.request_path_only:
+        _breakdown(bundle, one, batches["1,000 customers at random"])
+        if args.compare_rev:
+            _compare_revision(args.compare_rev, work, bundle, {"one customer": one, **batches})
+        return
     subprocess.run([sys.executable, "-m", "berth", "db", "upgrade"], env=env, check=True, capture_output=True)
     key = (
         subprocess.run(
@@ -452,6 +533,8 @@ def main() -> None:
         _two_workers(work, env, bundle, key, one, args.clients, args.seconds)
         _breakdown(bundle, one, batches["1,000 customers at random"])
         _driver_agreement(bundle, data, as_of)
+        if args.compare_rev:
+            _compare_revision(args.compare_rev, work, bundle, {"one customer": one, **batches})
     finally:
         for process in processes.values():
             process.terminate()
