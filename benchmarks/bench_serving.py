@@ -59,7 +59,7 @@ def noop() -> dict[str, str]:
 
 # Run in a fresh interpreter per measurement, with PYTHONPATH choosing the code under test.
 REQUEST_PATH = """
-import gc, statistics, sys, time
+import gc, sys
 from pathlib import Path
 from berth.api import wire
 from berth.api.app import SERVING_GC_THRESHOLDS
@@ -84,13 +84,10 @@ def request():
     return ScoreResponse.model_construct(**fields).model_dump_json()
 
 
-request()
-times = []
-for _ in range(repeat):
-    t0 = time.perf_counter()
-    request()
-    times.append((time.perf_counter() - t0) * 1000)
-print(statistics.median(times))
+sys.path.insert(0, sys.argv[4])  # this benchmark's folder: the same timing helper
+from bench_serving import _median_ms
+
+print(_median_ms(request, repeat))
 """
 
 
@@ -265,7 +262,8 @@ def _driver_agreement(bundle_folder: Path, data: object, as_of: date) -> None:
 
 def _compare_revision(rev: str, work: Path, bundle: Path, bodies: dict[str, bytes], rounds: int = 3) -> None:
     """Median ms of the in-process request path, this checkout vs ``rev``, alternating interpreters."""
-    repo = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parent
+    repo = here.parent
     tree = work / "baseline"
     subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), rev], check=True)
     script = work / "request_path.py"
@@ -281,7 +279,7 @@ def _compare_revision(rev: str, work: Path, bundle: Path, bodies: dict[str, byte
             for _ in range(rounds):
                 for name, src in sources.items():
                     out = subprocess.run(
-                        [sys.executable, str(script), str(bundle), str(path), str(repeat)],
+                        [sys.executable, str(script), str(bundle), str(path), str(repeat), str(here)],
                         env={**os.environ, "PYTHONPATH": str(src)},
                         check=True,
                         capture_output=True,
