@@ -11,7 +11,7 @@ every problem at its field path (:func:`berth.api.body.decode_score_request`).
 
 The ranges of dates and date-times (and the conversion of zoned date-times to naive UTC) are
 checked by :func:`decode` over the whole request at once, not per struct in ``__post_init__``:
-a Python call per shipment and interaction cost about a quarter of decoding a 1,000-customer batch.
+a Python call per shipment and interaction was a large share of decoding a 1,000-customer batch.
 
 ``None`` fields are omitted when encoding and keys are sorted, so :func:`canonical_json` is the
 canonical form the prediction log hashes.
