@@ -1,6 +1,6 @@
 """Serving benchmark: Berth vs `mlflow models serve` vs a no-op FastAPI endpoint, in one run.
 
-    uv run python benchmarks/bench_serving.py [--customers 3000] [--seconds 10] [--clients 4]
+    uv run python benchmarks/bench_serving.py [--customers 3000] [--seconds 8] [--clients 4] [--rounds 3]
 
 All three servers run as separate processes on loopback with one uvicorn worker (a last throughput
 round gives Berth and the no-op endpoint two workers each), on the same trained model; the clients
@@ -14,7 +14,8 @@ run in a fresh interpreter, not in this process (which holds the simulated book)
 
 Prints single-request p50/p99 latency (sequential, keep-alive), the time of 1,000-customer batches
 (1,000 customers drawn at random: the target; the 1,000 longest histories: the worst case), sustained
-requests/s with several concurrent clients (one worker each, then two workers each), an in-process
+requests/s with several concurrent clients (one worker each, then two workers each; Berth and the
+no-op endpoint measured in interleaved rounds, the median ratio quoted), an in-process
 breakdown of one request by step, and how often the path attributions behind the drivers name the
 same top driver as exact TreeSHAP.
 
@@ -170,6 +171,35 @@ def _throughput(url: str, body: bytes, headers: dict[str, str], clients: int, se
     return float(_fresh(_client_load, url, body, headers, clients, seconds))
 
 
+Target = tuple[str, bytes, dict[str, str]]  # url, body, headers
+
+
+def _interleaved_throughput(
+    berth: Target, noop: Target, clients: int, seconds: float, rounds: int
+) -> list[tuple[float, float]]:
+    """(Berth, no-op) requests/s in ``rounds`` back-to-back pairs, the order swapped every round.
+
+    The machine's speed drifts within minutes; a ratio of two runs taken minutes apart measures
+    the drift as much as the servers. Each round's pair is a few seconds apart, and swapping who
+    goes first keeps a steady drift from favouring either side.
+    """
+    pairs = []
+    for i in range(rounds):
+        order = ("berth", "noop") if i % 2 == 0 else ("noop", "berth")
+        targets = {"berth": berth, "noop": noop}
+        rates = {name: _throughput(*targets[name], clients, seconds) for name in order}
+        pairs.append((rates["berth"], rates["noop"]))
+    return pairs
+
+
+def _print_throughput(label: str, pairs: list[tuple[float, float]]) -> None:
+    """Each round's rates and ratio, then the median ratio (the figure to quote)."""
+    for i, (berth, noop) in enumerate(pairs, start=1):
+        print(f"  {label}, round {i}: berth {berth:.0f}, no-op {noop:.0f} req/s → {berth / noop:.2f}")
+    median = statistics.median(berth / noop for berth, noop in pairs)
+    print(f"  {label}: Berth / no-op = {median:.2f}, median of {len(pairs)} rounds (target ≥ 0.5)")
+
+
 def _median_ms(fn: Callable[[], object], repeat: int) -> float:
     fn()
     times = []
@@ -294,7 +324,7 @@ def _compare_revision(rev: str, work: Path, bundle: Path, bodies: dict[str, byte
 
 
 def _two_workers(
-    work: Path, env: dict[str, str], bundle: Path, key: str, one: bytes, clients: int, seconds: float
+    work: Path, env: dict[str, str], bundle: Path, key: str, one: bytes, args: argparse.Namespace
 ) -> None:
     """Sustained throughput of Berth and the no-op endpoint, each with two uvicorn workers."""
     ports = {"berth": _port(), "noop": _port()}
@@ -315,28 +345,22 @@ def _two_workers(
     try:
         _wait(f"http://127.0.0.1:{ports['berth']}/healthz", processes["berth"])
         _wait(f"http://127.0.0.1:{ports['noop']}/docs", processes["noop"])
-        rates = {
-            "berth": _throughput(
+        pairs = _interleaved_throughput(
+            (
                 f"http://127.0.0.1:{ports['berth']}/v1/scores",
                 one,
                 {"X-API-Key": key, "Content-Type": "application/json"},
-                clients,
-                seconds,
             ),
-            "noop": _throughput(
-                f"http://127.0.0.1:{ports['noop']}/noop",
-                b"{}",
-                {"Content-Type": "application/json"},
-                clients,
-                seconds,
-            ),
-        }
+            (f"http://127.0.0.1:{ports['noop']}/noop", b"{}", {"Content-Type": "application/json"}),
+            args.clients,
+            args.seconds,
+            args.rounds,
+        )
     finally:
         for process in processes.values():
             process.terminate()
             process.wait(timeout=30)
-    print(f"  with 2 workers each: berth {rates['berth']:.0f}, no-op {rates['noop']:.0f} req/s", end="")
-    print(f" → {rates['berth'] / rates['noop']:.2f}")
+    _print_throughput("2 workers each", pairs)
 
 
 def main() -> None:
@@ -344,8 +368,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=3000)
     parser.add_argument("--requests", type=int, default=500, help="sequential requests per latency series")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
+    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each throughput run")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients in throughput runs")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved Berth/no-op throughput rounds")
     parser.add_argument("--compare-rev", help="also A/B the in-process request path against this revision")
     parser.add_argument("--request-path-only", action="store_true", help="skip the servers (breakdown, A/B)")
     args = parser.parse_args()
@@ -520,15 +545,15 @@ def main() -> None:
             median = statistics.median(times)
             print(f"batch of {label} ({size:.0f} MB): median {median:.0f} ms over 5", end="")
             print(" (target ≤ 250 ms)" if "random" in label else " (worst case, no target)")
-        print(f"\nsustained throughput, {args.clients} clients × {args.seconds:.0f} s")
-        rates = {
-            name: _throughput(urls[name], bodies[name], headers[name], args.clients, args.seconds)
-            for name in ("berth", "noop")
-        }
-        for name, rate in rates.items():
-            print(f"  {name:8}{rate:>9.0f} req/s")
-        print(f"  Berth / no-op = {rates['berth'] / rates['noop']:.2f} (target ≥ 0.5)")
-        _two_workers(work, env, bundle, key, one, args.clients, args.seconds)
+        print(f"\nsustained throughput, {args.clients} clients × {args.seconds:.0f} s per run")
+        pairs = _interleaved_throughput(
+            *((urls[name], bodies[name], headers[name]) for name in ("berth", "noop")),
+            args.clients,
+            args.seconds,
+            args.rounds,
+        )
+        _print_throughput("1 worker each", pairs)
+        _two_workers(work, env, bundle, key, one, args)
         _breakdown(bundle, one, batches["1,000 customers at random"])
         _driver_agreement(bundle, data, as_of)
         if args.compare_rev:
