@@ -62,6 +62,17 @@ def test_metrics_exposition(api: Api) -> None:
     assert "berth_prediction_log_dropped_total 0.0" in text
 
 
+def test_requests_refused_before_routing_count_under_their_route(api: Api) -> None:
+    headers = {**api.headers(), "Content-Type": "text/plain"}
+    assert api.client.post("/v1/scores", content=b"x", headers=headers).status_code == 415
+    assert api.client.post("/v1/feedback", content=b"x", headers=headers).status_code == 415
+    assert api.client.post("/nowhere", content=b"x", headers=headers).status_code == 415
+    text = api.client.get("/metrics").text
+    assert 'berth_http_requests_total{method="POST",route="/v1/scores",status="415"} 1.0' in text
+    assert 'berth_http_requests_total{method="POST",route="/v1/feedback",status="415"} 1.0' in text
+    assert 'berth_http_requests_total{method="POST",route="<unmatched>",status="415"} 1.0' in text
+
+
 def test_unknown_route_is_404_problem(api: Api) -> None:
     body = assert_problem(api.client.get("/v2/everything"), 404, "not-found")
     assert body["instance"] == "/v2/everything"

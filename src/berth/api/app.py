@@ -160,9 +160,15 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
-    for module in (scores, customers, feedback, model, admin, health):
-        app.include_router(module.router)
+    routers = [module.router for module in (scores, customers, feedback, model, admin, health)]
+    # The routers' own routes (full paths: the prefix is applied when a route is added), for the
+    # middleware's metrics of requests it refuses before routing.
+    routes = [route for router in routers for route in router.routes]
+    app.add_middleware(
+        ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, routes=routes
+    )
+    for router in routers:
+        app.include_router(router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -10,9 +10,11 @@ import re
 import time
 import traceback
 import uuid
+from collections.abc import Sequence
 from typing import Final
 
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from berth._logging import get_logger
@@ -38,9 +40,15 @@ def _is_json(content_type: bytes) -> bool:
     return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's path template (``/v1/customers/{customer_id}/score``), bounded cardinality."""
+def route_template(scope: Scope, routes: Sequence[BaseRoute] = ()) -> str:
+    """The matched route's path template (``/v1/customers/{customer_id}/score``), bounded cardinality.
+
+    A request refused before routing (400, 413 or 415 from this middleware) has no route in its
+    scope: it is matched against ``routes`` by path, so it counts under its endpoint too.
+    """
     route = scope.get("route")
+    if route is None:
+        route = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
@@ -48,10 +56,13 @@ def route_template(scope: Scope) -> str:
 class ServiceMiddleware:
     """Request id, 413/415 guards, metrics and the catch-all 500 for one app."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, routes: Sequence[BaseRoute] = ()
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -160,4 +171,6 @@ class ServiceMiddleware:
             self._observe(scope, method, status, started_at)
 
     def _observe(self, scope: Scope, method: str, status: int, started_at: float) -> None:
-        self.metrics.observe_request(method, route_template(scope), status, time.perf_counter() - started_at)
+        self.metrics.observe_request(
+            method, route_template(scope, self.routes), status, time.perf_counter() - started_at
+        )
