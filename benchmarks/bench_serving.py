@@ -183,10 +183,10 @@ def _interleaved_throughput(
     the drift as much as the servers. Each round's pair is a few seconds apart, and swapping who
     goes first keeps a steady drift from favouring either side.
     """
+    targets = {"berth": berth, "noop": noop}
     pairs = []
     for i in range(rounds):
         order = ("berth", "noop") if i % 2 == 0 else ("noop", "berth")
-        targets = {"berth": berth, "noop": noop}
         rates = {name: _throughput(*targets[name], clients, seconds) for name in order}
         pairs.append((rates["berth"], rates["noop"]))
     return pairs
