@@ -26,8 +26,9 @@ ENV PATH="/opt/venv/bin:$PATH" \
     NUMBA_CACHE_DIR=/home/berth/.cache/numba
 RUN mkdir -p data && chown berth:berth data
 USER berth
-# Compile the scoring kernels (features, BG/NBD, trees) into numba's cache now, not at the first start.
-RUN python -c "from berth.bundle import warm_up; warm_up()"
+# Compile the scoring kernels (features, BG/NBD, trees) and the request decoder into numba's cache
+# now, not at the first start.
+RUN python -c "from berth.bundle import warm_up; from berth.api import columnar; warm_up(); columnar.warm_up()"
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status == 200 else 1)"

@@ -220,8 +220,8 @@ def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
     from datetime import UTC, datetime
 
     from berth.api.app import SERVING_GC_THRESHOLDS
-    from berth.api.body import decode_score_request
-    from berth.api.convert import batch_issues, to_column_tables, to_outputs
+    from berth.api.body import decode_batch, decode_score_request
+    from berth.api.convert import DecodedBatch, batch_issues, to_outputs
     from berth.api.prediction_log import PendingPredictions
     from berth.bundle import BundleScorer, ModelBundle
     from berth.features import HistoryArrays, compute_features, date_to_day
@@ -236,15 +236,18 @@ def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
     print(f"\nin-process breakdown (median ms){'one customer':>20}{'1,000 at random':>18}")
     rows: dict[str, list[float]] = {}
     for raw, repeat in ((one, 300), (batch, 5)):
-        body = decode_score_request(raw, 1_000)
-        columns = to_column_tables(body)
+        body = decode_batch(raw, 1_000)
+        columns = body.columns
         history = HistoryArrays.from_columns(columns)
         day = date_to_day(body.as_of)
         codes = np.arange(history.n_customers)
         matrix = compute_features(history, day, spec, codes=codes, btyd_params=params)
         scores = scorer.score(columns, body.as_of)
-        outputs = to_outputs(body, scores)
-        pending = PendingPredictions("r", "m", "1", body.as_of, body.customers, outputs, datetime.now(UTC))
+        outputs = to_outputs(body.customer_ids, scores)
+        pending = PendingPredictions("r", "m", "1", body, outputs, datetime.now(UTC))
+
+        def structs(raw: bytes = raw) -> object:
+            return DecodedBatch.from_request(decode_score_request(raw, 1_000))
 
         def features(columns: ColumnTables = columns, day: int = day, codes: np.ndarray = codes) -> object:
             return compute_features(
@@ -252,14 +255,14 @@ def _breakdown(bundle_folder: Path, one: bytes, batch: bytes) -> None:
             )
 
         steps: dict[str, Callable[[], object]] = {
-            "decode + validate JSON": partial(decode_score_request, raw, 1_000),
-            "to columns": partial(to_column_tables, body),
-            "batch rules": partial(batch_issues, body, columns),
+            "decode to columns (columnar)": partial(decode_batch, raw, 1_000),
+            "  same through msgspec structs": structs,
+            "batch rules": partial(batch_issues, body),
             "history arrays": partial(HistoryArrays.from_columns, columns),
             "history arrays + features": features,
             "churn + drivers (trees)": partial(churn.contributions, matrix.values),
             "whole scorer": partial(scorer.score, columns, body.as_of),
-            "check outputs": partial(to_outputs, body, scores),
+            "check outputs": partial(to_outputs, body.customer_ids, scores),
             "log rows (hashes, writer thread)": pending.entries,
         }
         for label, fn in steps.items():

@@ -17,7 +17,8 @@ import numpy as np
 # {"shipments": {"customer_id": [...], "shipment_date": [...], "volume": [...]},
 #  "interactions": {...}, "customers": {...}} — canonical column names (berth.tables);
 # a column is a list (dates as datetime.date / datetime.datetime or ISO strings, missing values as
-# None) or a NumPy array (numbers as float64 with NaN, dates as datetime64 with NaT).
+# None), a NumPy array (numbers as float64 with NaN, dates as datetime64 with NaT) or, for text,
+# a pyarrow string array (nulls for missing; the API's columnar decoder hands text over so).
 ColumnTables = Mapping[str, Mapping[str, Sequence[Any] | np.ndarray]]
 
 RISK_BANDS = ("low", "medium", "high", "critical")

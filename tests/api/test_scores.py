@@ -5,17 +5,21 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import struct
 import threading
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
-import msgspec
 import numpy as np
+import pyarrow
 import pytest
 
-from berth.api.convert import input_hash
+from berth.api.columnar import decode_columns
+from berth.api.convert import DecodedBatch
+from berth.api.hashing import input_hashes
 from berth.api.routes.scores import INLINE_MAX_CUSTOMERS
-from berth.api.wire import CustomerIn, decode
+from berth.api.wire import decode
 from berth.errors import DataContractError
 from berth.scoring import CustomerScore
 
@@ -63,15 +67,20 @@ def test_scorer_receives_canonical_column_tables(make_api: MakeApi) -> None:
     assert set(tables) == {"shipments", "interactions", "customers"}
     assert list(tables["shipments"]["customer_id"]) == ["C-0"] * 3
     assert tables["shipments"]["damaged"].tolist() == [0.0] * 3  # numbers as float64 arrays
-    assert tables["shipments"]["shipment_id"] == [None] * 3
+    # text: a list, an object array or an Arrow string array (the columnar decoder's), None missing
+    assert _values(tables["shipments"]["shipment_id"]) == [None] * 3
     interactions = tables["interactions"]
-    assert interactions["type"] == ["complaint", "survey"]
+    assert _values(interactions["type"]) == ["complaint", "survey"]
     np.testing.assert_array_equal(interactions["sentiment"], [-1.0, np.nan])
     # zoned timestamps become naive UTC
     assert interactions["timestamp"][0] == np.datetime64("2025-06-01T08:00:00")
-    assert tables["customers"]["contract"] == [True]
+    assert _values(tables["customers"]["contract"]) == [True]
     lengths = {len(column) for table in tables.values() for column in table.values()}
     assert lengths <= {1, 2, 3}
+
+
+def _values(column: Any) -> list[Any]:
+    return column.to_pylist() if isinstance(column, pyarrow.Array) else list(column)
 
 
 def test_request_id_is_propagated_or_generated(api: Api) -> None:
@@ -102,7 +111,7 @@ def test_one_prediction_log_row_per_scored_customer(make_api: MakeApi) -> None:
         assert [r.customer_id for r in rows] == [f"C-{i}" for i in range(n)]
         assert all(r.model_version == "1" for r in rows)
     first = store.predictions(ids[0][0])[0]
-    expected = input_hash(decode(json.dumps(batch(1))).customers[0], AS_OF)
+    (expected,) = input_hashes(DecodedBatch.from_request(decode(json.dumps(batch(1)))))
     assert first.input_hash == expected
     assert first.outputs["model_name"] == "berth-churn"
     assert first.outputs["risk_band"] in {"low", "medium", "high", "critical"}
@@ -131,28 +140,61 @@ def test_full_writer_queue_writes_in_the_request(make_api: MakeApi) -> None:
 
 
 def test_input_hash_format() -> None:
-    customer = msgspec.json.decode(
-        '{"shipments": [{"volume": 1, "shipment_date": "2025-01-02", "lane": null}], "customer_id": "C"}',
-        type=CustomerIn,
+    """The canonical bytes of docs/api.md, written out for a one-shipment customer."""
+    raw = json.dumps(
+        {
+            "as_of": "2025-06-30",
+            "customers": [
+                {
+                    "shipments": [{"volume": 1, "shipment_date": "2025-01-02", "lane": None}],
+                    "customer_id": "C",
+                }
+            ],
+        }
     )
-    canonical = (
-        b'{"as_of":"2025-06-30","customer":{"customer_id":"C","interactions":[],"profile":{},'
-        b'"shipments":[{"shipment_date":"2025-01-02","volume":1.0}]}}'
+    nan, nat = struct.pack("<d", float("nan")), struct.pack("<q", -(2**63))
+    day = (date(2025, 1, 2) - date(1970, 1, 1)).days
+    canonical = b"".join(
+        [
+            b"berth-input-v2\x00",
+            struct.pack("<qqq", (AS_OF - date(1970, 1, 1)).days, 1, 0),
+            struct.pack("<i", 1) + b"C",
+            nan + nan + nat,  # contract, loyalty_member, since
+            struct.pack("<i", -1) * 4,  # account_manager, credit_rating, region, segment
+            nan * 4 + struct.pack("<q", day) + struct.pack("<d", 1.0),  # cost ... shipment_date, volume
+            struct.pack("<i", -1) * 4,  # cargo_type, channel, lane, shipment_id: one null each
+        ]
     )
-    assert input_hash(customer, AS_OF) == hashlib.sha256(canonical).hexdigest()
+    expected = hashlib.sha256(canonical).hexdigest()
+    assert input_hashes(DecodedBatch.from_request(decode(raw))) == [expected]
+    columnar = decode_columns(raw.encode())
+    assert columnar is not None
+    assert input_hashes(columnar) == [expected]
 
 
 def test_input_hash_is_canonical() -> None:
+    """Spelled differently, decoded either way: one hash; another as_of or value: another hash."""
     a = customer("C-1")
     b = json.loads(json.dumps(a))
     b["profile"] = dict(reversed(list(b["profile"].items())))
     b["shipments"][0]["shipment_id"] = None  # explicit null == missing
     b["shipments"][0]["volume"] = 10  # 10 == 10.0
     b["interactions"][0]["timestamp"] = "2025-06-01T08:00:00Z"  # the same instant as 10:00+02:00
-    decoded = [decode(json.dumps({"as_of": str(AS_OF), "customers": [x]})).customers[0] for x in (a, b)]
-    h = [input_hash(c, AS_OF) for c in decoded]
-    assert h[0] == h[1]
-    assert input_hash(decoded[0], AS_OF.replace(day=29)) != h[0]
+    b["interactions"][0]["sentiment"] = -1.0  # the number the word "negative" stands for
+    bodies = [json.dumps({"as_of": str(AS_OF), "customers": [x]}) for x in (a, b)]
+    hashes = set()
+    for raw in bodies:
+        hashes.update(input_hashes(DecodedBatch.from_request(decode(raw))))
+        columnar = decode_columns(raw.encode())
+        if columnar is not None:
+            hashes.update(input_hashes(columnar))
+    assert len(hashes) == 1
+    other_day = json.dumps({"as_of": "2025-06-29", "customers": [a]})
+    assert input_hashes(DecodedBatch.from_request(decode(other_day))) != list(hashes)
+    c = json.loads(json.dumps(a))
+    c["shipments"][0]["volume"] = 10.5
+    changed = json.dumps({"as_of": str(AS_OF), "customers": [c]})
+    assert input_hashes(DecodedBatch.from_request(decode(changed))) != list(hashes)
 
 
 DELETE = object()

@@ -107,8 +107,12 @@ def _pydantic(raw: bytes) -> schemas.ScoreRequest | None:
         return None
 
 
+_SORTED = msgspec.json.Encoder(order="sorted")
+
+
 def _canonical(request: wire.ScoreRequest) -> list[bytes]:
-    return [wire.canonical_json(c, request.as_of) for c in request.customers]
+    """Each customer's values as JSON with sorted keys and no nulls: equal exactly when the values are."""
+    return [_SORTED.encode([request.as_of, c]) for c in request.customers]
 
 
 def _zoned(timestamp: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.concurrency import run_in_threadpool
 
 from berth._logging import get_logger
+from berth.api import columnar
 from berth.api.deps import ApiKeyAuthenticator, Services
 from berth.api.errors import ModelLoadError, install_error_handlers
 from berth.api.holder import LoadedModel, ModelHolder
@@ -123,6 +124,7 @@ def create_app(
         if settings.auto_migrate:
             await run_in_threadpool(store.upgrade)
         holder = ModelHolder(loader, on_swap=on_swap)
+        await run_in_threadpool(columnar.warm_up)  # compiled (or read from numba's cache) before requests
         try:
             await run_in_threadpool(holder.load)
         except ModelLoadError as exc:

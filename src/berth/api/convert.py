@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow
 
 from berth import tables
-from berth.api.wire import CustomerIn, CustomerScoreOut, DriverOut, ScoreRequest, canonical_json
+from berth.api.wire import CustomerScoreOut, DriverOut, ScoreRequest
 from berth.scoring import RISK_BANDS, ColumnTables, CustomerScore
 
 Issue = dict[str, Any]
@@ -27,19 +28,70 @@ def _issue(loc: Sequence[str | int], msg: str, kind: str) -> Issue:
     return {"loc": ("body", *loc), "msg": msg, "type": kind}
 
 
-def batch_issues(request: ScoreRequest, columns: ColumnTables) -> list[Issue]:
+@dataclass(frozen=True)
+class DecodedBatch:
+    """A scoring request as the scorer's columns, decoded by :mod:`berth.api.columnar` or from structs.
+
+    Rows are in request order, each customer's rows contiguous: customer ``i``'s shipments are rows
+    ``shipment_starts[i]:shipment_starts[i + 1]`` of every shipment column (likewise interactions),
+    its profile row ``i``. Text columns are lists, object arrays or Arrow string arrays.
+    """
+
+    as_of: date
+    customer_ids: list[str]
+    columns: ColumnTables
+    shipment_starts: np.ndarray
+    interaction_starts: np.ndarray
+    raw: bytes | None = None  # the body, to decode again as structs (only to word a broken rule)
+    structs: ScoreRequest | None = field(default=None, repr=False)
+    # Columnar decoding only: every text value in one Arrow array (ids first), where each text
+    # column's rows start in it, and each interaction's kind as its index in InteractionType.
+    text: pyarrow.StringArray | None = field(default=None, repr=False)
+    text_rows: Mapping[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    interaction_kinds: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_request(cls, request: ScoreRequest) -> DecodedBatch:
+        """The batch of a request decoded as structs (msgspec or pydantic)."""
+        customers = request.customers
+        return cls(
+            as_of=request.as_of,
+            customer_ids=[c.customer_id for c in customers],
+            columns=to_column_tables(request),
+            shipment_starts=_starts([len(c.shipments) for c in customers]),
+            interaction_starts=_starts([len(c.interactions) for c in customers]),
+            structs=request,
+        )
+
+    def request(self) -> ScoreRequest:
+        """The request as structs (decoded again from ``raw`` when it was decoded as columns)."""
+        if self.structs is not None:
+            return self.structs
+        from berth.api.wire import decode  # the columnar path saw a valid body: msgspec takes it
+
+        assert self.raw is not None
+        return decode(self.raw)
+
+
+def _starts(counts: list[int]) -> np.ndarray:
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return starts
+
+
+def batch_issues(batch: DecodedBatch) -> list[Issue]:
     """Rules spanning fields: no date after ``as_of``, distinct customer ids, resolution after contact.
 
-    Checked on the request's columns (:func:`to_column_tables`) in a few array comparisons; only a
-    request that breaks a rule is walked row by row to name every offending field.
+    Checked on the batch's columns in a few array comparisons; only a request that breaks a rule
+    is walked row by row (as structs) to name every offending field.
     """
-    if _rules_hold(request, columns):
+    if _rules_hold(batch.as_of, batch.columns):
         return []
-    return _rule_issues(request)
+    return _rule_issues(batch.request())
 
 
-def _rules_hold(request: ScoreRequest, columns: ColumnTables) -> bool:
-    after = np.datetime64(request.as_of, "D") + 1  # the first instant after as_of
+def _rules_hold(as_of: date, columns: ColumnTables) -> bool:
+    after = np.datetime64(as_of, "D") + 1  # the first instant after as_of
     profile = columns[tables.CUSTOMERS]
     ids = profile[tables.CUSTOMER_ID]
     if len(set(ids)) != len(ids):
@@ -216,11 +268,6 @@ def to_column_tables(request: ScoreRequest) -> ColumnTables:
     return {tables.SHIPMENTS: shipments, tables.INTERACTIONS: interactions, tables.CUSTOMERS: profile_columns}
 
 
-def input_hash(customer: CustomerIn, as_of: date) -> str:
-    """SHA-256 of the canonical JSON (sorted keys, no nulls, compact) of a customer's inputs + as_of."""
-    return hashlib.sha256(canonical_json(customer, as_of)).hexdigest()
-
-
 def _probability(value: float | None, what: str, customer_id: str) -> float | None:
     if value is None:
         return None
@@ -230,10 +277,10 @@ def _probability(value: float | None, what: str, customer_id: str) -> float | No
     return number
 
 
-def to_outputs(request: ScoreRequest, scores: Sequence[CustomerScore]) -> list[CustomerScoreOut]:
-    """Model scores in request order, checked: one per customer, probabilities in [0, 1], known bands."""
+def to_outputs(wanted: Sequence[str], scores: Sequence[CustomerScore]) -> list[CustomerScoreOut]:
+    """Model scores in the order of ``wanted`` (the request's customer ids), checked: one per
+    customer, probabilities in [0, 1], known bands."""
     by_id = {score.customer_id: score for score in scores}
-    wanted = [c.customer_id for c in request.customers]
     if len(by_id) != len(scores) or set(by_id) != set(wanted):
         raise ModelOutputError(f"model returned {len(scores)} scores for {len(wanted)} customers")
     outputs = []

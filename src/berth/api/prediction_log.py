@@ -16,11 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from berth._logging import get_logger
-from berth.api.convert import input_hash, log_outputs
-from berth.api.wire import CustomerIn, CustomerScoreOut
+from berth.api.convert import DecodedBatch, log_outputs
+from berth.api.hashing import input_hashes
+from berth.api.wire import CustomerScoreOut
 from berth.store import PredictionLogEntry, Store
 
 log = get_logger(__name__)
@@ -58,23 +59,29 @@ class PendingPredictions:
     request_id: str
     model_name: str
     model_version: str
-    as_of: date
-    customers: Sequence[CustomerIn]
+    batch: DecodedBatch
     scores: Sequence[CustomerScoreOut]
     created_at: datetime
+
+    @property
+    def rows(self) -> int:
+        """Log rows these predictions make (one per customer)."""
+        return len(self.batch.customer_ids)
 
     def entries(self) -> list[PredictionLogEntry]:
         """One log row per customer (hashing happens here, off the request path)."""
         return [
             PredictionLogEntry(
                 request_id=self.request_id,
-                customer_id=customer.customer_id,
+                customer_id=customer_id,
                 model_version=self.model_version,
-                input_hash=input_hash(customer, self.as_of),
+                input_hash=digest,
                 outputs=log_outputs(score, self.model_name),
                 created_at=self.created_at,
             )
-            for customer, score in zip(self.customers, self.scores, strict=True)
+            for customer_id, digest, score in zip(
+                self.batch.customer_ids, input_hashes(self.batch), self.scores, strict=True
+            )
         ]
 
 
@@ -155,7 +162,7 @@ class PredictionLogWriter:
                 self._wake.wait(self._linger_s)  # let a batch build up (flush and close cut it short)
                 self._wake.clear()
             batch = [first]
-            rows = len(first.customers)
+            rows = first.rows
             while rows < self._batch_rows:
                 try:
                     item = self._queue.get_nowait()
@@ -165,7 +172,7 @@ class PredictionLogWriter:
                     stopping = True
                     break
                 batch.append(item)
-                rows += len(item.customers)
+                rows += item.rows
             self._write(batch)
             self._done(len(batch))
 
@@ -178,7 +185,7 @@ class PredictionLogWriter:
                 yield_gil()
         except Exception as exc:  # a bug in hashing must not kill the writer
             log.error("prediction log entries failed", error=repr(exc))
-            self._drop(sum(len(p.customers) for p in batch))
+            self._drop(sum(p.rows for p in batch))
             return
         for attempt, delay in enumerate((*_RETRY_DELAYS, None)):
             try:

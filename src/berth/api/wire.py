@@ -13,8 +13,9 @@ The ranges of dates and date-times (and the conversion of zoned date-times to na
 checked by :func:`decode` over the whole request at once, not per struct in ``__post_init__``:
 a Python call per shipment and interaction was a large share of decoding a 1,000-customer batch.
 
-``None`` fields are omitted when encoding and keys are sorted, so :func:`canonical_json` is the
-canonical form the prediction log hashes.
+Bodies in the plain valid form are decoded straight into columns instead
+(:mod:`berth.api.columnar`); these structs serve the other spellings the contract allows, and
+the wording of broken cross-field rules.
 
 The response structs mirror :class:`berth.api.schemas.ScoreResponse` field for field and in its
 order (the schema documents the response; ``tests/api/test_wire.py`` checks both serialise to
@@ -103,11 +104,6 @@ class ScoreRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     customers: Annotated[list[CustomerIn], msgspec.Meta(min_length=1)]
 
 
-class _Hashed(msgspec.Struct, kw_only=True, frozen=True, gc=False):
-    as_of: date
-    customer: CustomerIn
-
-
 _DECODER = msgspec.json.Decoder(ScoreRequest, strict=True)
 
 
@@ -139,15 +135,6 @@ def decode(raw: bytes) -> ScoreRequest:
     if min(opened) < MIN_DATETIME or max(opened) > MAX_DATETIME:
         raise msgspec.ValidationError(f"a date-time is outside {MIN_DATETIME} .. {MAX_DATETIME} (UTC)")
     return request
-
-
-_ENCODER = msgspec.json.Encoder(order="sorted")
-
-
-def canonical_json(customer: CustomerIn, as_of: date) -> bytes:
-    """Compact JSON of ``as_of`` and the customer: keys sorted, no nulls, numbers as floats."""
-    # Customer's interactions and profile are kept when empty ([] and {}): CustomerIn omits nothing.
-    return _ENCODER.encode(_Hashed(as_of=as_of, customer=customer))
 
 
 class DriverOut(msgspec.Struct, frozen=True, gc=False):

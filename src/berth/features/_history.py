@@ -572,6 +572,11 @@ def _levels(values: pd.Series | PlainColumn) -> tuple[np.ndarray, list[Any]]:
     if isinstance(values, pd.Series):
         codes, uniques = _factorize(values)
         return codes, list(uniques)
+    if isinstance(values, pyarrow.Array):  # the API's columnar decoder hands text over as Arrow
+        if len(values) < _FACTORIZE_MIN_VALUES:
+            return _levels(values.to_pylist())
+        encoded = values.dictionary_encode()
+        return _arrow_codes(encoded.indices), encoded.dictionary.to_pylist()
     if len(values) >= _FACTORIZE_MIN_VALUES:
         text = _arrow_text(values)
         if text is not None:
@@ -606,7 +611,9 @@ def _map_levels(
 def _column_categories(values: pd.Series | PlainColumn) -> np.ndarray:
     """Integer codes of the distinct values in order of appearance, NaN for None (float32: exact
     below 2**24 levels, half the memory of float64)."""
-    if not isinstance(values, pd.Series) and len(values) < _FACTORIZE_MIN_VALUES:
+    if isinstance(values, pyarrow.Array) and len(values) < _FACTORIZE_MIN_VALUES:
+        return _column_categories(values.to_pylist())
+    if not isinstance(values, pd.Series | pyarrow.Array) and len(values) < _FACTORIZE_MIN_VALUES:
         found: dict[Any, int] = {}
         return np.array(
             [np.nan if v is None else found.setdefault(v, len(found)) for v in values], dtype=np.float32

@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from berth.api import wire
-from berth.api.body import decode_score_request, request_body
-from berth.api.convert import ModelOutputError, batch_issues, to_column_tables, to_outputs
+from berth.api.body import decode_batch, request_body
+from berth.api.convert import DecodedBatch, ModelOutputError, batch_issues, to_outputs
 from berth.api.deps import ScoringContextDep, Services
 from berth.api.errors import ProblemError, problem_responses
 from berth.api.holder import LoadedModel
@@ -29,21 +29,20 @@ INLINE_MAX_CUSTOMERS = 8
 
 
 def _decode_and_score(
-    model: LoadedModel, raw: bytes | wire.ScoreRequest, limit: int
-) -> tuple[wire.ScoreRequest, list[CustomerScoreOut]]:
+    model: LoadedModel, raw: bytes | DecodedBatch, limit: int
+) -> tuple[DecodedBatch, list[CustomerScoreOut]]:
     """Decode (unless done already), then :func:`_score`: the worker thread's part of a request."""
-    body = decode_score_request(raw, limit) if isinstance(raw, bytes) else raw
-    return body, _score(model, body)
+    batch = decode_batch(raw, limit) if isinstance(raw, bytes) else raw
+    return batch, _score(model, batch)
 
 
-def _score(model: LoadedModel, body: wire.ScoreRequest) -> list[CustomerScoreOut]:
-    """Validate the cross-field rules, convert, score and check the output."""
-    columns = to_column_tables(body)
-    issues = batch_issues(body, columns)
+def _score(model: LoadedModel, batch: DecodedBatch) -> list[CustomerScoreOut]:
+    """Validate the cross-field rules, score and check the output."""
+    issues = batch_issues(batch)
     if issues:
         raise RequestValidationError(issues)
-    results = model.scorer.score(columns, body.as_of)
-    return to_outputs(body, results)
+    results = model.scorer.score(batch.columns, batch.as_of)
+    return to_outputs(batch.customer_ids, results)
 
 
 @router.post(
@@ -64,8 +63,8 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
     try:
         decoded = None
         if len(raw) <= settings.inline_scoring_max_bytes:
-            decoded = decode_score_request(raw, settings.max_batch_size)
-        if decoded is not None and len(decoded.customers) <= INLINE_MAX_CUSTOMERS:
+            decoded = decode_batch(raw, settings.max_batch_size)
+        if decoded is not None and len(decoded.customer_ids) <= INLINE_MAX_CUSTOMERS:
             # A few customers (one customer's history: ~14 kB) are a bounded millisecond of work:
             # on the event loop they skip the thread hop and the two threads' contention for the GIL.
             body, scores = decoded, _score(model, decoded)
@@ -88,8 +87,7 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
             request_id=request_id,
             model_name=info.name,
             model_version=info.version,
-            as_of=body.as_of,
-            customers=body.customers,
+            batch=body,
             scores=scores,
             created_at=datetime.now(UTC),
         ),

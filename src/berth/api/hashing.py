@@ -1,0 +1,181 @@
+"""The prediction log's input hash: SHA-256 of a customer's decoded inputs and ``as_of``.
+
+The hash is taken over the decoded values, not over JSON text, so the same inputs give the same
+hash however the client wrote them (key order, whitespace, ``10`` or ``10.0``, zoned or UTC
+date-times, an explicit null or an absent field, a sentiment word or its number). It is computed
+from a :class:`~berth.api.convert.DecodedBatch`'s columns, whichever way the body was decoded,
+in a few buffer updates per customer: encoding every customer again as canonical JSON held the
+GIL for ~60 ms on a 1,000-customer batch.
+
+Canonical bytes of one customer (integers and floats little-endian; a float is its IEEE bits)::
+
+    b"berth-input-v2\\0"
+    as_of (int64 days since 1970-01-01), shipment count, interaction count (int64)
+    customer_id: length (int32), UTF-8 bytes
+    profile: contract, loyalty_member (float64: 1.0 / 0.0), since (int64 days)
+             account_manager, credit_rating, region, segment: each length (int32), UTF-8 bytes
+    shipments, field by field over the customer's rows in request order:
+             cost, damaged, delay_hours, revenue (float64), shipment_date (int64 days), volume (float64)
+             cargo_type, channel, lane, shipment_id: each every row's length (int32), then their bytes
+    interactions, likewise: resolved_at (int64 µs), score, sentiment (float64),
+             timestamp (int64 µs), type (int64: its position in InteractionType)
+             channel: every row's length, then their bytes
+
+Missing values: NaN for numbers and yes/no fields, the int64 minimum for dates and date-times,
+length -1 for text. A sentiment word is hashed as the number the scorer reads (+1 / 0 / -1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Mapping
+from typing import Any, Final, get_args
+
+import numpy as np
+import pyarrow
+
+from berth import tables
+from berth.api.convert import DecodedBatch
+from berth.api.schemas import InteractionType
+
+PREFIX: Final = b"berth-input-v2\x00"
+_NAT: Final = np.iinfo(np.int64).min
+_KIND_INDEX: Final = {kind: index for index, kind in enumerate(get_args(InteractionType))}
+_HEADER: Final = struct.Struct("<qqq")
+
+# (name, kind): f float64, D int64 days, us int64 microseconds, k interaction kind index
+_PROFILE_FIXED = (("contract", "f"), ("loyalty_member", "f"), ("since", "D"))
+_PROFILE_TEXT = ("account_manager", "credit_rating", "region", "segment")
+_SHIPMENT_FIXED = (
+    ("cost", "f"),
+    ("damaged", "f"),
+    ("delay_hours", "f"),
+    ("revenue", "f"),
+    (tables.SHIPMENT_DATE, "D"),
+    ("volume", "f"),
+)
+_SHIPMENT_TEXT = ("cargo_type", "channel", "lane", "shipment_id")
+_INTERACTION_FIXED = (
+    ("resolved_at", "us"),
+    ("score", "f"),
+    ("sentiment", "f"),
+    (tables.TIMESTAMP, "us"),
+    (tables.INTERACTION_TYPE, "k"),
+)
+_INTERACTION_TEXT = ("channel",)
+
+
+def _fixed(column: Any, kind: str, rows: int, kinds: np.ndarray | None) -> np.ndarray:
+    """One fixed-width column as a contiguous 8-byte array (NaN / int64 minimum when absent)."""
+    if kind == "k":
+        if kinds is not None:
+            return kinds
+        return np.array([_KIND_INDEX[value] for value in column], dtype=np.int64)
+    if column is None:
+        return np.full(rows, np.nan) if kind == "f" else np.full(rows, _NAT, dtype=np.int64)
+    if kind == "f":
+        return np.ascontiguousarray(column, dtype="<f8")
+    return np.ascontiguousarray(np.asarray(column, dtype=f"datetime64[{kind}]").view("<i8"))
+
+
+def _texts(columns: list[Any]) -> pyarrow.StringArray:
+    """The columns (lists, object arrays or Arrow arrays) one after another as one Arrow array."""
+    chunks: list[pyarrow.Array] = []
+    pending: list[Any] = []
+    for column in columns:
+        if isinstance(column, pyarrow.Array):
+            if pending:
+                chunks.append(pyarrow.array(pending, type=pyarrow.string()))
+                pending = []
+            chunks.append(column.cast(pyarrow.string()))
+        else:
+            pending.extend(column)
+    if pending or not chunks:
+        chunks.append(pyarrow.array(pending, type=pyarrow.string()))
+    return chunks[0] if len(chunks) == 1 else pyarrow.concat_arrays(chunks)
+
+
+TextRows = dict[tuple[str, str], int]  # (table, column) -> the column's first row in the text array
+
+
+def _text_rows(batch: DecodedBatch, rows: Mapping[str, int]) -> tuple[pyarrow.StringArray, TextRows]:
+    """Every text value in one array and where each column starts (the batch's own if it has one)."""
+    if batch.text is not None:
+        return batch.text, dict(batch.text_rows)
+    columns: list[Any] = [batch.customer_ids]
+    starts: TextRows = {}
+    at = len(batch.customer_ids)
+    for table, names in (
+        (tables.CUSTOMERS, _PROFILE_TEXT),
+        (tables.SHIPMENTS, _SHIPMENT_TEXT),
+        (tables.INTERACTIONS, _INTERACTION_TEXT),
+    ):
+        source = batch.columns.get(table, {})
+        for name in names:
+            column = source.get(name)
+            columns.append([None] * rows[table] if column is None else column)
+            starts[(table, name)] = at
+            at += rows[table]
+    return _texts(columns), starts
+
+
+def input_hashes(batch: DecodedBatch) -> list[str]:
+    """Hex SHA-256 of each customer's canonical input bytes (module doc), in request order."""
+    n = len(batch.customer_ids)
+    ship_starts, inter_starts = batch.shipment_starts, batch.interaction_starts
+    rows = {
+        tables.CUSTOMERS: n,
+        tables.SHIPMENTS: int(ship_starts[-1]),
+        tables.INTERACTIONS: int(inter_starts[-1]),
+    }
+    text, text_at = _text_rows(batch, rows)
+    if text.offset or text.type != pyarrow.string():
+        text = pyarrow.concat_arrays([text.cast(pyarrow.string())])  # int32 offsets from 0
+    _, offsets_buffer, data_buffer = text.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[: len(text) + 1]
+    lengths = np.diff(offsets).astype("<i4")
+    if text.null_count:
+        lengths[~text.is_valid().to_numpy(zero_copy_only=False)] = -1
+    length_bytes = lengths.data.cast("B")
+    data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+    starts = offsets.tolist()
+
+    columns = batch.columns
+    profile = columns.get(tables.CUSTOMERS, {})
+    profile_fixed = [_fixed(profile.get(name), kind, n, None).view(np.int64) for name, kind in _PROFILE_FIXED]
+    profile_rows = np.column_stack(profile_fixed).astype("<i8").reshape(-1).data.cast("B")
+    per_row: list[tuple[list[memoryview], list[int], int]] = []  # shipments, interactions
+    for table, fixed, names in (
+        (tables.SHIPMENTS, _SHIPMENT_FIXED, _SHIPMENT_TEXT),
+        (tables.INTERACTIONS, _INTERACTION_FIXED, _INTERACTION_TEXT),
+    ):
+        source = columns.get(table, {})
+        kinds = batch.interaction_kinds if table == tables.INTERACTIONS else None
+        views = [_fixed(source.get(name), kind, rows[table], kinds).data.cast("B") for name, kind in fixed]
+        per_row.append((views, [text_at[(table, name)] for name in names], rows[table]))
+    profile_text = [text_at[(tables.CUSTOMERS, name)] for name in _PROFILE_TEXT]
+    as_of = batch.as_of.toordinal() - 719_163  # days since 1970-01-01
+    width = 8 * len(_PROFILE_FIXED)
+    ship_bounds = ship_starts.tolist()
+    inter_bounds = inter_starts.tolist()
+    out = []
+    for i in range(n):
+        s0, s1, i0, i1 = ship_bounds[i], ship_bounds[i + 1], inter_bounds[i], inter_bounds[i + 1]
+        hasher = hashlib.sha256(PREFIX)
+        update = hasher.update
+        update(_HEADER.pack(as_of, s1 - s0, i1 - i0))
+        update(length_bytes[4 * i : 4 * i + 4])
+        update(data[starts[i] : starts[i + 1]])
+        update(profile_rows[width * i : width * (i + 1)])
+        for base in profile_text:
+            update(length_bytes[4 * (base + i) : 4 * (base + i + 1)])
+            update(data[starts[base + i] : starts[base + i + 1]])
+        for (views, bases, _), (first, last) in zip(per_row, ((s0, s1), (i0, i1)), strict=True):
+            for view in views:
+                update(view[8 * first : 8 * last])
+            for base in bases:
+                update(length_bytes[4 * (base + first) : 4 * (base + last)])
+                update(data[starts[base + first] : starts[base + last]])
+        out.append(hasher.hexdigest())
+    return out
