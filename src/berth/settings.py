@@ -43,7 +43,12 @@ class Settings(BaseSettings):
         default=10.0, ge=0.0, description="How long a verified API key is trusted without a DB lookup."
     )
     max_batch_size: int = Field(default=1000, ge=1, description="Most customers in one scoring request.")
-    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Largest request body.")
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        le=2**31 - 1,  # the columnar decoder's text offsets are int32
+        description="Largest request body.",
+    )
     request_timeout_s: float = Field(default=30.0, gt=0.0, description="Time limit of one scoring call.")
     inline_scoring_max_bytes: int = Field(
         default=64 * 1024,

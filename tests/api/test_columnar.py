@@ -228,6 +228,17 @@ def test_values_near_the_edges_are_decoded_exactly() -> None:
     assert np.signbit(negative_zero)
 
 
+@pytest.mark.parametrize("spelling", [b"-0", b"-0.0", b"-0e0", b"-0E5", b"0", b"-0.000"])
+def test_negative_zero_is_read_as_msgspec_reads_it(spelling: bytes) -> None:
+    """The integer -0 is the integer 0 (+0.0); -0.0 and -0e0 keep their sign; every zero hashes alike."""
+    for field in (b'"volume": 10.0', b'"score": 7', b'"sentiment": "negative"'):
+        raw = _with().replace(field, field.split(b":")[0] + b": " + spelling, 1)
+        assert check(raw) is not None, (field, spelling)
+    zero = _with().replace(b'"volume": 10.0', b'"volume": 0', 1)
+    spelled = _with().replace(b'"volume": 10.0', b'"volume": ' + spelling, 1)
+    assert input_hashes(decode_batch(spelled, 1_000)) == input_hashes(decode_batch(zero, 1_000))
+
+
 def test_broken_cross_field_rules_are_worded_from_the_columnar_batch() -> None:
     raw = _with(**{"shipments.0.shipment_date": "2025-07-01"})  # after as_of
     fast = decode_columns(raw)

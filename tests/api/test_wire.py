@@ -31,6 +31,7 @@ DATETIMES = (["2025-01-02T10:00:00", "2024-12-31T23:59:59Z"], ["2025-01-02T10:00
 DATETIMES[1].extend(["2025-01-02T10:00:00.250", "2025-01-02 10:00:00", "1900-01-02T00:00:00", 1735812000])
 DATETIMES[1].extend(["1900-01-01T12:00:00", "2199-12-31T00:00:00", "2199-12-31T00:00:01", None, "x"])
 DATETIMES[1].extend(["2199-12-31T02:00:00+03:00", "2025-01-02T10:00:00-00:00", "2025-01-02T10:00"])
+DATETIMES[1].extend(["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+00:01"])  # overflow in UTC
 AMOUNTS = ([0, 1.5, 10.25, None], [-1, -0.0, 1e308, "1.5", True, 1e400, 3])
 SCORES = ([0, 7.5, 10, None], [10.5, -0.5, "7", False, 10.0000001])
 BOOLS = ([True, False, None], [0, 1, "true", "yes"])
@@ -219,6 +220,19 @@ def test_every_date_outside_the_range_is_refused_at_its_field(path: str, value: 
         decode_score_request(raw, limit=1_000)
     locs = [tuple(str(part) for part in error["loc"]) for error in caught.value.errors()]
     assert ("body", *path.split(".")) in locs
+
+
+@pytest.mark.parametrize("field", ["timestamp", "resolved_at"])
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+00:01"])
+def test_offsets_beyond_what_a_datetime_holds_are_a_422(field: str, value: str) -> None:
+    """Converting such a value to UTC overflows Python's datetime: a 422 at the field, not a 500."""
+    raw = json.dumps(_one(**{f"customers.0.interactions.1.{field}": value})).encode()
+    with pytest.raises(msgspec.ValidationError):
+        wire.decode(raw)
+    with pytest.raises(RequestValidationError) as caught:
+        decode_score_request(raw, limit=1_000)
+    locs = [tuple(str(part) for part in error["loc"]) for error in caught.value.errors()]
+    assert ("body", "customers", "0", "interactions", "1", field) in locs
 
 
 def test_zoned_date_times_are_decoded_as_naive_utc() -> None:

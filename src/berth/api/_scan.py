@@ -202,7 +202,9 @@ def _number(b: np.ndarray, i: int, pow10: np.ndarray) -> tuple[float, int]:
             i += 1
     else:
         return 0.0, -1
+    fraction_or_exponent = False
     if i < n and b[i] == 46:
+        fraction_or_exponent = True
         i += 1
         if i >= n or not 48 <= b[i] <= 57:
             return 0.0, -1
@@ -216,6 +218,7 @@ def _number(b: np.ndarray, i: int, pow10: np.ndarray) -> tuple[float, int]:
             if digits > 15 or scale < -40:
                 return 0.0, -1
     if i < n and (b[i] == 101 or b[i] == 69):
+        fraction_or_exponent = True
         i += 1
         sign = 1
         if i < n and (b[i] == 43 or b[i] == 45):
@@ -233,6 +236,8 @@ def _number(b: np.ndarray, i: int, pow10: np.ndarray) -> tuple[float, int]:
     if digits > 15:
         return 0.0, -1
     if mantissa == 0:
+        if not fraction_or_exponent:
+            return 0.0, i  # the integer -0 is 0, as msgspec reads it (-0.0 and -0e0 keep the sign)
         value = 0.0
     elif 0 <= scale <= 22:
         value = float(mantissa) * pow10[scale]

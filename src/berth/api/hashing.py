@@ -22,7 +22,8 @@ Canonical bytes of one customer (integers and floats little-endian; a float is i
              channel: every row's length, then their bytes
 
 Missing values: NaN for numbers and yes/no fields, the int64 minimum for dates and date-times,
-length -1 for text. A sentiment word is hashed as the number the scorer reads (+1 / 0 / -1).
+length -1 for text. ``-0.0`` is hashed as ``0.0``, and a sentiment word as the number the scorer
+reads (+1 / 0 / -1).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _fixed(column: Any, kind: str, rows: int, kinds: np.ndarray | None) -> np.nd
     if column is None:
         return np.full(rows, np.nan) if kind == "f" else np.full(rows, _NAT, dtype=np.int64)
     if kind == "f":
-        return np.ascontiguousarray(column, dtype="<f8")
+        return np.asarray(column, dtype="<f8") + 0.0  # a copy, with -0.0 as 0.0
     return np.ascontiguousarray(np.asarray(column, dtype=f"datetime64[{kind}]").view("<i8"))
 
 

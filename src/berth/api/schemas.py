@@ -29,8 +29,11 @@ RiskBand = Literal["low", "medium", "high", "critical"]  # == berth.scoring.RISK
 
 def _naive_utc(value: datetime) -> datetime:
     """Convert zoned date-times to UTC and drop the zone, as the data contract expects; then the range."""
-    naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
-    if not MIN_DATETIME <= naive <= MAX_DATETIME:
+    try:
+        naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # an offset pushes year 1 or 9999 past what datetime holds
+        naive = None
+    if naive is None or not MIN_DATETIME <= naive <= MAX_DATETIME:
         raise PydanticCustomError(
             "datetime_out_of_range",
             "must be between {low} and {high} (UTC)",

@@ -46,7 +46,14 @@ class _Leaf(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defau
 
 
 def _naive_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # an offset pushes year 1 or 9999 past what datetime holds
+        raise msgspec.ValidationError(
+            f"a date-time is outside {MIN_DATETIME} .. {MAX_DATETIME} (UTC)"
+        ) from None
 
 
 class ShipmentIn(_Leaf, kw_only=True):
