@@ -269,3 +269,22 @@ def test_a_batch_above_the_limit_is_a_413_on_both_paths() -> None:
 def test_the_scanner_never_reads_past_a_truncated_body(cut: int) -> None:
     raw = VALID[: cut % len(VALID)]
     assert decode_columns(raw) is None
+
+
+def test_every_date_of_the_range_is_read_as_python_reads_it() -> None:
+    """Each day from 1899-12-25 to 2200-01-06 (and impossible days) against ``date.fromisoformat``."""
+    from datetime import date, timedelta
+
+    from berth.api import _scan
+
+    low, high = -(2**40), 2**40
+    day = date(1899, 12, 25)
+    while day <= date(2200, 1, 6):
+        text = np.frombuffer(day.isoformat().encode(), dtype=np.uint8)
+        assert _scan._date(text, 0, 10, low, high) == (day - date(1970, 1, 1)).days, day
+        day += timedelta(days=1)
+    for impossible in ("2023-02-29", "1900-02-29", "2100-02-29", "2025-04-31", "2025-13-01", "2025-00-10"):
+        text = np.frombuffer(impossible.encode(), dtype=np.uint8)
+        assert _scan._date(text, 0, 10, low, high) == _scan._BAD_DAY, impossible
+    leap = np.frombuffer(b"2000-02-29", dtype=np.uint8)
+    assert _scan._date(leap, 0, 10, low, high) == (date(2000, 2, 29) - date(1970, 1, 1)).days

@@ -69,6 +69,18 @@ _PROF, _PROF_AT = _table(PROFILE_KEYS)
 _SENT, _SENT_AT = _table(SENTIMENT_WORDS)
 
 _POW10 = np.array([10.0**k for k in range(23)])
+# Days from 1970-01-01 to January 1st of each year 0..9999 (proleptic Gregorian), and from January
+# 1st to the first of each month (row 1: leap years): a date is two look-ups, no division.
+_YEAR_DAYS = np.concatenate(  # index 0 unused: year 0 is refused before the look-up
+    [[0], np.arange(1, 10_000).astype("U4").astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)]
+)
+_MONTH_DAYS = np.array(
+    [
+        [0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334],
+        [0, 0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335],
+    ],
+    dtype=np.int64,
+)
 _MAX_DIGITS = 15
 _MAX_LABEL = 128
 _NAT = np.iinfo(np.int64).min
@@ -249,18 +261,6 @@ def _number(b: np.ndarray, i: int, pow10: np.ndarray) -> tuple[float, int]:
 
 
 @jit(nogil=True, _nrt=False)
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    y = year - 1 if month <= 2 else year
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    mp = month - 3 if month > 2 else month + 9
-    doy = (153 * mp + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-@jit(nogil=True, _nrt=False)
 def _digits(b: np.ndarray, i: int, count: int) -> int:
     """The number written by ``count`` ASCII digits at ``b[i]``, -1 if any is not a digit."""
     value = 0
@@ -289,7 +289,7 @@ def _date_at(b: np.ndarray, i: int) -> int:
         last = 30
     if day > last:
         return bad
-    return _days_from_civil(year, month, day)
+    return _YEAR_DAYS[year] + _MONTH_DAYS[1 if leap else 0, month] + day - 1
 
 
 @jit(nogil=True, _nrt=False)
@@ -419,6 +419,31 @@ def _key(b: np.ndarray, i: int, table: np.ndarray, at: np.ndarray, expected: int
     return found, _ws(b, after + 1)
 
 
+_CUSTOMER_ROW, _SHIPMENT_ROW, _INTERACTION_ROW, _PROFILE_ROW = 0, 1, 2, 3
+FOLLOW_SHAPE = (4, 12)  # record kinds × (keys + 1)
+
+
+def new_follow() -> np.ndarray:
+    """Scratch for :func:`_next_key`: at first, every key is expected after the one declared before it."""
+    return np.tile(np.arange(FOLLOW_SHAPE[1], dtype=np.int64), (FOLLOW_SHAPE[0], 1))
+
+
+@jit(nogil=True, _nrt=False)
+def _next_key(
+    b: np.ndarray, i: int, table: np.ndarray, at: np.ndarray, follow: np.ndarray, kind: int, previous: int
+) -> tuple[int, int]:
+    """:func:`_key` expecting the key that followed ``previous`` last time in a record of this kind.
+
+    A client writes the keys of its records in one order, whatever order that is: after the first
+    record, every key is found at the first comparison.
+    """
+    expected = follow[kind, previous + 1]
+    found, i = _key(b, i, table, at, expected)
+    if found >= 0 and found != expected:
+        follow[kind, previous + 1] = found
+    return found, i
+
+
 @jit(nogil=True, _nrt=False)
 def _quoted(b: np.ndarray, i: int, longest: int) -> int:
     """End (the closing quote) of a short string at ``b[i]`` of at most ``longest`` bytes, -1 if none.
@@ -462,6 +487,7 @@ def _shipment(
     spans: np.ndarray,
     low: int,
     high: int,
+    follow: np.ndarray,
 ) -> int:
     """One shipment object at ``b[i]`` into row ``r``; the position after it, -1 if declined."""
     n = b.shape[0]
@@ -476,7 +502,7 @@ def _shipment(
     field = -1
     more = i < n and b[i] != 125  # {} lacks the date
     while more:
-        field, i = _key(b, i, _SHIP, _SHIP_AT, field + 1)
+        field, i = _next_key(b, i, _SHIP, _SHIP_AT, follow, _SHIPMENT_ROW, field)
         if field < 0 or fields & (1 << field):
             return -1
         fields |= 1 << field
@@ -516,6 +542,7 @@ def _interaction(
     kinds_at: np.ndarray,
     low: int,
     high: int,
+    follow: np.ndarray,
 ) -> int:
     """One interaction object at ``b[i]`` into row ``r``; the position after it, -1 if declined."""
     n = b.shape[0]
@@ -531,7 +558,7 @@ def _interaction(
     field = -1
     more = i < n and b[i] != 125  # {} lacks the timestamp and type
     while more:
-        field, i = _key(b, i, _INTER, _INTER_AT, field + 1)
+        field, i = _next_key(b, i, _INTER, _INTER_AT, follow, _INTERACTION_ROW, field)
         if field < 0 or fields & (1 << field):
             return -1
         fields |= 1 << field
@@ -586,6 +613,7 @@ def _profile(
     since: np.ndarray,
     low: int,
     high: int,
+    follow: np.ndarray,
 ) -> int:
     """The profile object at ``b[i]`` into customer row ``c``; the position after it, -1 if declined."""
     n = b.shape[0]
@@ -598,7 +626,7 @@ def _profile(
     field = -1
     more = True
     while more:
-        field, i = _key(b, i, _PROF, _PROF_AT, field + 1)
+        field, i = _next_key(b, i, _PROF, _PROF_AT, follow, _PROFILE_ROW, field)
         if field < 0 or fields & (1 << field):
             return -1
         fields |= 1 << field
@@ -643,10 +671,12 @@ def scan(
     interaction_spans: np.ndarray,
     kinds: np.ndarray,
     kinds_at: np.ndarray,
+    follow: np.ndarray,
 ) -> tuple[int, int, int, int, int]:
     """(status, as_of day, customers, shipments, interactions) of the request in ``b``.
 
-    ``limits``: [min day, max day, min µs, max µs]. Arrays are filled row by row; spans are
+    ``limits``: [min day, max day, min µs, max µs]; ``follow``: scratch for :func:`_next_key`, one
+    row per record kind. Arrays are filled row by row; spans are
     (start, end) byte offsets of a string's content, -1 for null or absent; floats NaN for null or
     absent; ``customer_flags`` holds contract and loyalty_member. Status :data:`DECLINED` (-1): the
     body is not in the plain valid form (see the module doc).
@@ -696,7 +726,7 @@ def scan(
                 i = _ws(b, i + 1)
                 members = i < n and b[i] != 125
                 while members:
-                    field, i = _key(b, i, _CUST, _CUST_AT, field + 1)
+                    field, i = _next_key(b, i, _CUST, _CUST_AT, follow, _CUSTOMER_ROW, field)
                     if field < 0 or seen & (1 << field):
                         return declined
                     seen |= 1 << field
@@ -709,7 +739,7 @@ def scan(
                         i = after
                     elif field == 3:  # profile
                         i = _profile(
-                            b, i, c, customer_spans, customer_flags, customer_since, low_day, high_day
+                            b, i, c, customer_spans, customer_flags, customer_since, low_day, high_day, follow
                         )
                     else:  # shipments (at least one) / interactions
                         if i >= n or b[i] != 91:
@@ -733,6 +763,7 @@ def scan(
                                     shipment_spans,
                                     low_day,
                                     high_day,
+                                    follow,
                                 )
                                 ships += 1
                             else:
@@ -750,6 +781,7 @@ def scan(
                                     kinds_at,
                                     low_us,
                                     high_us,
+                                    follow,
                                 )
                                 inters += 1
                             if i < 0:
@@ -782,12 +814,12 @@ def scan(
     return OK, as_of, customers, ships, inters
 
 
-@jit(nogil=True, _nrt=False)
+@jit(nogil=True)
 def gather(b: np.ndarray, starts: np.ndarray, offsets: np.ndarray, data: np.ndarray) -> None:
     """Copy the spans' bytes (row ``r``: ``b[starts[r]:]``, ``offsets[r + 1] - offsets[r]`` of them)
     into ``data`` at ``offsets[r]``: the bytes of an Arrow string array."""
     for r in range(starts.shape[0]):
         start = starts[r]
         at = offsets[r]
-        for k in range(offsets[r + 1] - at):
-            data[at + k] = b[start + k]
+        size = offsets[r + 1] - at
+        data[at : at + size] = b[start : start + size]

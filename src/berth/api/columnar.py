@@ -81,18 +81,18 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
     n_shipments = size // _MIN_SHIPMENT_BYTES + 1
     n_interactions = size // _MIN_INTERACTION_BYTES + 1
     # np.empty maps pages lazily: only the rows the body fills are ever touched.
-    customer_spans = np.empty((n_customers, 10), dtype=np.int64, order="F")
+    customer_spans = np.empty((n_customers, 10), dtype=np.int64)
     customer_flags = np.empty((n_customers, 2), dtype=np.float64, order="F")
     customer_since = np.empty(n_customers, dtype=np.int64)
     shipment_starts = np.empty(n_customers + 1, dtype=np.int64)
     interaction_starts = np.empty(n_customers + 1, dtype=np.int64)
     shipment_dates = np.empty(n_shipments, dtype=np.int64)
     shipment_floats = np.empty((n_shipments, 5), dtype=np.float64, order="F")
-    shipment_spans = np.empty((n_shipments, 8), dtype=np.int64, order="F")
+    shipment_spans = np.empty((n_shipments, 8), dtype=np.int64)
     interaction_times = np.empty((n_interactions, 2), dtype=np.int64, order="F")
     interaction_floats = np.empty((n_interactions, 2), dtype=np.float64, order="F")
     interaction_types = np.empty(n_interactions, dtype=np.int8)
-    interaction_spans = np.empty((n_interactions, 2), dtype=np.int64, order="F")
+    interaction_spans = np.empty((n_interactions, 2), dtype=np.int64)
     status, as_of_day, customers, ships, inters = _scan.scan(
         data,
         _LIMITS,
@@ -110,6 +110,7 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
         interaction_spans,
         _KINDS,
         _KINDS_AT,
+        _scan.new_follow(),
     )
     if status != _scan.OK:
         return None
