@@ -423,9 +423,12 @@ _CUSTOMER_ROW, _SHIPMENT_ROW, _INTERACTION_ROW, _PROFILE_ROW = 0, 1, 2, 3
 FOLLOW_SHAPE = (4, 12)  # record kinds × (keys + 1)
 
 
+_FOLLOW = np.tile(np.arange(FOLLOW_SHAPE[1], dtype=np.int64), (FOLLOW_SHAPE[0], 1))
+
+
 def new_follow() -> np.ndarray:
     """Scratch for :func:`_next_key`: at first, every key is expected after the one declared before it."""
-    return np.tile(np.arange(FOLLOW_SHAPE[1], dtype=np.int64), (FOLLOW_SHAPE[0], 1))
+    return _FOLLOW.copy()
 
 
 @jit(nogil=True, _nrt=False)

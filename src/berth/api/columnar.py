@@ -128,7 +128,9 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
         text_rows[key] = at
         at += ships
     text_rows[(tables.INTERACTIONS, "channel")] = at
-    ids = text.slice(0, customers).to_pylist()
+    # ids and the profile's texts lead the array: one conversion to Python strings for all five
+    leading = text.slice(0, customers * (1 + len(_PROFILE_TEXT_COLUMNS))).to_pylist()
+    ids = leading[:customers]
     id_array = np.array(ids, dtype=object)
     ship_starts = shipment_starts[: customers + 1].copy()
     inter_starts = interaction_starts[: customers + 1].copy()
@@ -153,7 +155,9 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
     profile: Columns = {
         tables.CUSTOMER_ID: ids,
         **{
-            name: text.slice(text_rows[(tables.CUSTOMERS, name)], customers).to_pylist()
+            name: leading[
+                text_rows[(tables.CUSTOMERS, name)] : text_rows[(tables.CUSTOMERS, name)] + customers
+            ]
             for name in _scan.PROFILE_TEXTS
         },
         "since": customer_since[:customers].view("datetime64[D]"),

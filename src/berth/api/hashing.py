@@ -133,11 +133,12 @@ def input_hashes(batch: DecodedBatch) -> list[str]:
     text, text_at = _text_rows(batch, rows)
     if text.offset or text.type != pyarrow.string():
         text = pyarrow.concat_arrays([text.cast(pyarrow.string())])  # int32 offsets from 0
-    _, offsets_buffer, data_buffer = text.buffers()
+    validity_buffer, offsets_buffer, data_buffer = text.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[: len(text) + 1]
     lengths = np.diff(offsets).astype("<i4")
     if text.null_count:
-        lengths[~text.is_valid().to_numpy(zero_copy_only=False)] = -1
+        bits = np.unpackbits(np.frombuffer(validity_buffer, dtype=np.uint8), bitorder="little")
+        lengths[bits[: len(text)] == 0] = -1
     length_bytes = lengths.data.cast("B")
     data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
     starts = offsets.tolist()
