@@ -142,6 +142,19 @@ def _batch_times(url: str, body: bytes, headers: dict[str, str], repeat: int) ->
     return times
 
 
+def _server_seconds(base_url: str) -> tuple[float, float]:
+    """(sum of seconds, count) of Berth's 200 responses to POST /v1/scores, from its /metrics."""
+    total = count = 0.0
+    for line in httpx.get(f"{base_url}/metrics", timeout=10).text.splitlines():
+        if '"/v1/scores"' not in line or 'status="200"' not in line or 'method="POST"' not in line:
+            continue
+        if line.startswith("berth_http_request_duration_seconds_sum"):
+            total = float(line.split()[-1])
+        elif line.startswith("berth_http_request_duration_seconds_count"):
+            count = float(line.split()[-1])
+    return total, count
+
+
 def _client_load(url: str, body: bytes, headers: dict[str, str], clients: int, seconds: float) -> float:
     """Requests/s that ``clients`` threads get from ``url`` in ``seconds`` (run in a fresh process)."""
     counts = [0] * clients
@@ -537,10 +550,14 @@ def main() -> None:
             results[name] = _fresh(_latencies, urls[name], bodies[name], headers[name], args.requests)
             p50, p99 = np.percentile(results[name], [50, 99])
             print(f"{label:44}{p50:>9.2f}{p99:>9.2f}")
-        batch_times = {
-            label: _fresh(_batch_times, urls["berth"], batch, headers["berth"], 5)
-            for label, batch in batches.items()
-        }
+        berth_base = f"http://127.0.0.1:{ports['berth']}"
+        batch_times: dict[str, list[float]] = {}
+        server_ms: dict[str, float] = {}
+        for label, batch in batches.items():
+            before = _server_seconds(berth_base)
+            batch_times[label] = _fresh(_batch_times, urls["berth"], batch, headers["berth"], 5)
+            after = _server_seconds(berth_base)
+            server_ms[label] = (after[0] - before[0]) / max(after[1] - before[1], 1) * 1000
         ratio = np.percentile(results["mlflow"], 50) / np.percentile(results["berth"], 50)
         print(f"\nBerth median latency is {ratio:.1f}x lower than mlflow models serve (target ≥ 3x)")
         for label, times in batch_times.items():
@@ -548,6 +565,8 @@ def main() -> None:
             median = statistics.median(times)
             print(f"batch of {label} ({size:.0f} MB): median {median:.0f} ms over 5", end="")
             print(" (target ≤ 250 ms)" if "random" in label else " (worst case, no target)")
+            # the middleware times from the headers (before the body is read) to the response
+            print(f"  Berth's own time (its /metrics, headers to response): mean {server_ms[label]:.0f} ms")
         print(f"\nsustained throughput, {args.clients} clients × {args.seconds:.0f} s per run")
         pairs = _interleaved_throughput(
             *((urls[name], bodies[name], headers[name]) for name in ("berth", "noop")),
