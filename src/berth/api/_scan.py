@@ -24,7 +24,8 @@ from berth._compile import jit
 # Keys and words, each table one bytes string with offsets (numba reads them as constant arrays).
 
 
-def _table(words: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def word_table(words: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The words' UTF-8 bytes in one array and their offsets: word w is ``data[at[w]:at[w + 1]]``."""
     data = "".join(words).encode()
     offsets = np.cumsum([0, *(len(w.encode()) for w in words)]).astype(np.int64)
     return np.frombuffer(data, dtype=np.uint8).copy(), offsets
@@ -61,12 +62,12 @@ PROFILE_TEXTS = ("segment", "region", "credit_rating", "account_manager")
 SENTIMENT_WORDS = ("positive", "neutral", "negative")
 SENTIMENT_VALUES = np.array([1.0, 0.0, -1.0])
 
-_TOP, _TOP_AT = _table(TOP_KEYS)
-_CUST, _CUST_AT = _table(CUSTOMER_KEYS)
-_SHIP, _SHIP_AT = _table(SHIPMENT_KEYS)
-_INTER, _INTER_AT = _table(INTERACTION_KEYS)
-_PROF, _PROF_AT = _table(PROFILE_KEYS)
-_SENT, _SENT_AT = _table(SENTIMENT_WORDS)
+_TOP, _TOP_AT = word_table(TOP_KEYS)
+_CUST, _CUST_AT = word_table(CUSTOMER_KEYS)
+_SHIP, _SHIP_AT = word_table(SHIPMENT_KEYS)
+_INTER, _INTER_AT = word_table(INTERACTION_KEYS)
+_PROF, _PROF_AT = word_table(PROFILE_KEYS)
+_SENT, _SENT_AT = word_table(SENTIMENT_WORDS)
 
 _POW10 = np.array([10.0**k for k in range(23)])
 # Days from 1970-01-01 to January 1st of each year 0..9999 (proleptic Gregorian), and from January

@@ -28,13 +28,11 @@ from berth.api.convert import Columns, DecodedBatch
 from berth.api.schemas import MAX_DATE, MAX_DATETIME, MIN_DATE, MIN_DATETIME, InteractionType
 
 _EPOCH = date(1970, 1, 1)
+_EPOCH_DT = datetime(1970, 1, 1)
 _KIND_WORDS: Final = get_args(InteractionType)
-_KINDS, _KINDS_AT = _scan._table(_KIND_WORDS)
+_KINDS, _KINDS_AT = _scan.word_table(_KIND_WORDS)
 _KIND_OBJECTS: Final = np.array(_KIND_WORDS, dtype=object)
 _FLAG_OBJECTS: Final = np.array([False, True, None], dtype=object)  # by code: 0.0, 1.0, NaN
-
-
-_EPOCH_DT = datetime(1970, 1, 1)
 _LIMITS: Final = np.array(
     [
         (MIN_DATE - _EPOCH).days,
