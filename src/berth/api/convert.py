@@ -67,10 +67,10 @@ class DecodedBatch:
         """The request as structs (decoded again from ``raw`` when it was decoded as columns)."""
         if self.structs is not None:
             return self.structs
-        from berth.api.wire import decode  # the columnar path saw a valid body: msgspec takes it
+        from berth.api.body import decode_score_request  # body imports this module
 
         assert self.raw is not None
-        return decode(self.raw)
+        return decode_score_request(self.raw, limit=len(self.customer_ids))
 
 
 def _starts(counts: list[int]) -> np.ndarray:

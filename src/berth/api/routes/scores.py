@@ -67,10 +67,10 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
         if decoded is not None and len(decoded.customer_ids) <= INLINE_MAX_CUSTOMERS:
             # A few customers (one customer's history: ~14 kB) are a bounded millisecond of work:
             # on the event loop they skip the thread hop and the two threads' contention for the GIL.
-            body, scores = decoded, _score(model, decoded)
+            batch, scores = decoded, _score(model, decoded)
         else:
             with anyio.fail_after(settings.request_timeout_s):
-                body, scores = await anyio.to_thread.run_sync(
+                batch, scores = await anyio.to_thread.run_sync(
                     _decode_and_score, model, decoded or raw, settings.max_batch_size, abandon_on_cancel=True
                 )
     except TimeoutError:
@@ -87,7 +87,7 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
             request_id=request_id,
             model_name=info.name,
             model_version=info.version,
-            batch=body,
+            batch=batch,
             scores=scores,
             created_at=datetime.now(UTC),
         ),
@@ -97,7 +97,7 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
         request_id=request_id,
         model_name=info.name,
         model_version=info.version,
-        as_of=body.as_of,
+        as_of=batch.as_of,
         scores=scores,
     )
     # Serialised here: returning a model would have FastAPI validate every score again (tens of
