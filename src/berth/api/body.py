@@ -9,7 +9,7 @@ histories with hundreds of rows, so the routes read the raw body and declare its
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import orjson
@@ -18,15 +18,13 @@ from pydantic import BaseModel, ValidationError
 
 from berth._logging import get_logger
 from berth.api import columnar, schemas, wire
+from berth.api.columnar import MIN_CUSTOMER_BYTES
 from berth.api.convert import DecodedBatch
 from berth.api.errors import ProblemError
 
 log = get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-
-# The smallest customer, {"customer_id":"x","shipments":[{"shipment_date":"2025-01-01"}]}, is 62 bytes.
-MIN_CUSTOMER_BYTES: Final = 60
 
 
 def parse_body(model: type[M], raw: bytes) -> M:

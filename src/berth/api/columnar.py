@@ -44,7 +44,7 @@ _LIMITS: Final = np.array(
 )
 
 # The smallest records the scanner can meet bound the rows a body of n bytes can hold.
-_MIN_CUSTOMER_BYTES: Final = 60  # {"customer_id":"x","shipments":[{"shipment_date":"2025-01-01"}]}
+MIN_CUSTOMER_BYTES: Final = 60  # {"customer_id":"x","shipments":[{"shipment_date":"2025-01-01"}]}: 62
 _MIN_SHIPMENT_BYTES: Final = 30  # {"shipment_date":"2025-01-01"}
 _MIN_INTERACTION_BYTES: Final = 49  # {"timestamp":"2025-01-01T00:00:00","type":"call"}
 
@@ -72,10 +72,10 @@ def _text(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pyarrow.Stri
 def decode_columns(raw: bytes) -> DecodedBatch | None:
     """The request in ``raw`` as columns, or None when it is not in the plain valid form."""
     size = len(raw)
-    if size < _MIN_CUSTOMER_BYTES:
+    if size < MIN_CUSTOMER_BYTES:
         return None
     data = np.frombuffer(raw, dtype=np.uint8)
-    n_customers = size // _MIN_CUSTOMER_BYTES + 1
+    n_customers = size // MIN_CUSTOMER_BYTES + 1
     n_shipments = size // _MIN_SHIPMENT_BYTES + 1
     n_interactions = size // _MIN_INTERACTION_BYTES + 1
     # np.empty maps pages lazily: only the rows the body fills are ever touched.

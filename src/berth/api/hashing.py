@@ -100,10 +100,12 @@ def _texts(columns: list[Any]) -> pyarrow.StringArray:
 TextRows = dict[tuple[str, str], int]  # (table, column) -> the column's first row in the text array
 
 
-def _text_rows(batch: DecodedBatch, rows: Mapping[str, int]) -> tuple[pyarrow.StringArray, TextRows]:
+def _text_rows(
+    batch: DecodedBatch, rows: Mapping[str, int]
+) -> tuple[pyarrow.StringArray, Mapping[tuple[str, str], int]]:
     """Every text value in one array and where each column starts (the batch's own if it has one)."""
     if batch.text is not None:
-        return batch.text, dict(batch.text_rows)
+        return batch.text, batch.text_rows
     columns: list[Any] = [batch.customer_ids]
     starts: TextRows = {}
     at = len(batch.customer_ids)
@@ -147,7 +149,7 @@ def input_hashes(batch: DecodedBatch) -> list[str]:
     profile = columns.get(tables.CUSTOMERS, {})
     profile_fixed = [_fixed(profile.get(name), kind, n, None).view(np.int64) for name, kind in _PROFILE_FIXED]
     profile_rows = np.column_stack(profile_fixed).astype("<i8").reshape(-1).data.cast("B")
-    per_row: list[tuple[list[memoryview], list[int], int]] = []  # shipments, interactions
+    per_row: list[tuple[list[memoryview], list[int]]] = []  # shipments, interactions: fixed, text bases
     for table, fixed, names in (
         (tables.SHIPMENTS, _SHIPMENT_FIXED, _SHIPMENT_TEXT),
         (tables.INTERACTIONS, _INTERACTION_FIXED, _INTERACTION_TEXT),
@@ -155,7 +157,7 @@ def input_hashes(batch: DecodedBatch) -> list[str]:
         source = columns.get(table, {})
         kinds = batch.interaction_kinds if table == tables.INTERACTIONS else None
         views = [_fixed(source.get(name), kind, rows[table], kinds).data.cast("B") for name, kind in fixed]
-        per_row.append((views, [text_at[(table, name)] for name in names], rows[table]))
+        per_row.append((views, [text_at[(table, name)] for name in names]))
     profile_text = [text_at[(tables.CUSTOMERS, name)] for name in _PROFILE_TEXT]
     as_of = batch.as_of.toordinal() - 719_163  # days since 1970-01-01
     width = 8 * len(_PROFILE_FIXED)
@@ -173,7 +175,7 @@ def input_hashes(batch: DecodedBatch) -> list[str]:
         for base in profile_text:
             update(length_bytes[4 * (base + i) : 4 * (base + i + 1)])
             update(data[starts[base + i] : starts[base + i + 1]])
-        for (views, bases, _), (first, last) in zip(per_row, ((s0, s1), (i0, i1)), strict=True):
+        for (views, bases), (first, last) in zip(per_row, ((s0, s1), (i0, i1)), strict=True):
             for view in views:
                 update(view[8 * first : 8 * last])
             for base in bases:

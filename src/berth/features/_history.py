@@ -548,8 +548,11 @@ def _arrow_text(values: PlainColumn | Sequence[Any]) -> pyarrow.Array | None:
     """Plain values as an Arrow string array (None as null), or None unless every value is text or None.
 
     Arrow hashes the UTF-8 bytes; pandas hashes each Python string object, which msgspec creates
-    anew for every JSON value, which is slower on API batches.
+    anew for every JSON value, which is slower on API batches. An Arrow array (the API's columnar
+    decoder hands text over so) is taken as it is.
     """
+    if isinstance(values, pyarrow.Array):
+        return values
     try:
         return pyarrow.array(values, type=pyarrow.string(), from_pandas=False)
     except (pyarrow.ArrowException, TypeError, ValueError, UnicodeError):  # numbers, NaN, lone surrogates
@@ -572,11 +575,8 @@ def _levels(values: pd.Series | PlainColumn) -> tuple[np.ndarray, list[Any]]:
     if isinstance(values, pd.Series):
         codes, uniques = _factorize(values)
         return codes, list(uniques)
-    if isinstance(values, pyarrow.Array):  # the API's columnar decoder hands text over as Arrow
-        if len(values) < _FACTORIZE_MIN_VALUES:
-            return _levels(values.to_pylist())
-        encoded = values.dictionary_encode()
-        return _arrow_codes(encoded.indices), encoded.dictionary.to_pylist()
+    if isinstance(values, pyarrow.Array) and len(values) < _FACTORIZE_MIN_VALUES:
+        return _levels(values.to_pylist())  # the dict path below, as for plain values
     if len(values) >= _FACTORIZE_MIN_VALUES:
         text = _arrow_text(values)
         if text is not None:
@@ -613,7 +613,7 @@ def _column_categories(values: pd.Series | PlainColumn) -> np.ndarray:
     below 2**24 levels, half the memory of float64)."""
     if isinstance(values, pyarrow.Array) and len(values) < _FACTORIZE_MIN_VALUES:
         return _column_categories(values.to_pylist())
-    if not isinstance(values, pd.Series | pyarrow.Array) and len(values) < _FACTORIZE_MIN_VALUES:
+    if not isinstance(values, pd.Series) and len(values) < _FACTORIZE_MIN_VALUES:
         found: dict[Any, int] = {}
         return np.array(
             [np.nan if v is None else found.setdefault(v, len(found)) for v in values], dtype=np.float32
