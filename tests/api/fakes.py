@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime
 
+import pyarrow
+
 from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
 from berth.settings import Settings
 
@@ -77,7 +79,10 @@ class FakeScorer:
         shipments = tables["shipments"]
         last: dict[str, date] = {}
         counts: dict[str, int] = {}
-        for cid, day in zip(shipments["customer_id"], shipments["shipment_date"], strict=True):
+        ids = shipments["customer_id"]
+        if isinstance(ids, pyarrow.Array):  # text may come as Arrow (scoring.ColumnTables)
+            ids = ids.to_pylist()
+        for cid, day in zip(ids, shipments["shipment_date"], strict=True):
             d = _as_date(day)
             last[cid] = max(last.get(cid, d), d)
             counts[cid] = counts.get(cid, 0) + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pyarrow
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from berth.api import columnar
 from berth.api.body import decode_batch, decode_score_request
 from berth.api.columnar import decode_columns
 from berth.api.convert import DecodedBatch, batch_issues
@@ -63,15 +65,40 @@ def _ordinary(raw: bytes) -> DecodedBatch | None:
         return None
 
 
+def decode_split_at(raw: bytes, stop: int) -> DecodedBatch | None:
+    """``decode_columns`` with the body split between two threads at byte ``stop``, whatever its size."""
+    with (
+        mock.patch.object(columnar, "SPLIT_MIN_BYTES", 0),
+        mock.patch.object(columnar, "_split_point", return_value=stop),
+    ):
+        return decode_columns(raw)
+
+
+def split_points(raw: bytes) -> list[int]:
+    """Where the two-thread scan may split: every customer start it would find, and two other
+    ``{`` (a record's, the body's), which the first thread must refuse to stop at."""
+    starts = [found.start() for found in columnar._CUSTOMER_START.finditer(raw)]
+    braces = [i for i, byte in enumerate(raw) if byte == ord("{") and i not in starts]
+    return starts[:4] + braces[:1] + braces[-1:]
+
+
 def check(raw: bytes) -> DecodedBatch | None:
-    """The property of the module doc for one body; the columnar batch, if any."""
+    """The property of the module doc for one body; the columnar batch, if any.
+
+    Split between two threads at any point, the body is accepted or declined as in one piece,
+    with the same values.
+    """
     fast = decode_columns(raw)
     slow = _ordinary(raw)
     if slow is None:
         assert fast is None, f"the columnar decoder accepted a body the contract refuses: {raw[:300]!r}"
-        return None
-    if fast is not None:
+    elif fast is not None:
         assert_same_batch(fast, slow)
+    for stop in split_points(raw):
+        split = decode_split_at(raw, stop)
+        assert (split is None) == (fast is None), (stop, raw[:300])
+        if split is not None and slow is not None:
+            assert_same_batch(split, slow)
     return fast
 
 
@@ -288,3 +315,44 @@ def test_every_date_of_the_range_is_read_as_python_reads_it() -> None:
         assert _scan._date(text, 0, 10, low, high) == _scan._BAD_DAY, impossible
     leap = np.frombuffer(b"2000-02-29", dtype=np.uint8)
     assert _scan._date(leap, 0, 10, low, high) == (date(2000, 2, 29) - date(1970, 1, 1)).days
+
+
+def _two_customers(before: str, after: str) -> bytes:
+    customers = json.dumps([customer("C-1"), customer("C-2")], separators=(",", ":"))
+    return f'{{{before}"customers":{customers}{after}}}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "accepted"),
+    [
+        (f'"as_of":"{AS_OF}",', "", True),
+        ("", f',"as_of":"{AS_OF}"', True),  # as_of after the list: the second thread reads it
+        (f'"as_of":"{AS_OF}",', f',"as_of":"{AS_OF}"', False),  # once in each half
+        ("", "", False),  # in neither
+        (f'"as_of":"{AS_OF}",', ',"customers":[]', False),  # the list twice
+    ],
+)
+def test_a_body_split_between_two_threads_reads_as_one(before: str, after: str, accepted: bool) -> None:
+    raw = _two_customers(before, after)
+    second = raw.index(b'{"customer_id":"C-2"')
+    assert (decode_split_at(raw, second) is not None) == accepted
+    check(raw)
+
+
+def test_large_bodies_are_split_between_two_threads() -> None:
+    raw = json.dumps(batch(60), separators=(",", ":")).encode()
+    calls: list[tuple[int, int]] = []
+    scan = columnar._scan_stretch
+
+    def spy(data: np.ndarray, start: int, stop: int) -> Any:
+        calls.append((start, stop))
+        return scan(data, start, stop)
+
+    with (
+        mock.patch.object(columnar, "SPLIT_MIN_BYTES", len(raw)),
+        mock.patch.object(columnar, "_scan_stretch", spy),
+    ):
+        assert_same_batch(decode_columns(raw), _ordinary(raw))
+    (middle,) = {stop for _, stop in calls if stop}
+    assert sorted(calls) == [(0, middle), (middle, 0)]
+    assert raw[middle : middle + 15] == b'{"customer_id":'

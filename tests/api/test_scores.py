@@ -65,7 +65,7 @@ def test_scorer_receives_canonical_column_tables(make_api: MakeApi) -> None:
     tables = seen["tables"]
     assert seen["as_of"] == AS_OF
     assert set(tables) == {"shipments", "interactions", "customers"}
-    assert list(tables["shipments"]["customer_id"]) == ["C-0"] * 3
+    assert _values(tables["shipments"]["customer_id"]) == ["C-0"] * 3
     assert tables["shipments"]["damaged"].tolist() == [0.0] * 3  # numbers as float64 arrays
     # text: a list, an object array or an Arrow string array (the columnar decoder's), None missing
     assert _values(tables["shipments"]["shipment_id"]) == [None] * 3

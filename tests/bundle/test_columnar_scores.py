@@ -26,8 +26,9 @@ def test_columnar_and_struct_decoding_score_identically(trained: TrainedModel, s
     assert fast is not None  # the simulator's bodies are in the plain valid form
     slow = DecodedBatch.from_request(wire.decode(raw))
     assert len(fast.customer_ids) > 250
-    # > 2,000 shipments: the text columns take the Arrow factorising in the history build
+    # > 2,000 shipments and interactions: the text columns take the Arrow factorising in the history build
     assert int(fast.shipment_starts[-1]) > 2_000
+    assert int(fast.interaction_starts[-1]) > 2_000
     scorer = BundleScorer(trained.bundle)
     assert scorer.score(fast.columns, fast.as_of) == scorer.score(slow.columns, slow.as_of)
     assert input_hashes(fast) == input_hashes(slow)

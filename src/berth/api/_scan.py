@@ -90,6 +90,9 @@ _US_PER_DAY = 86_400_000_000
 
 OK = 0
 DECLINED = -1  # not the plain valid form: decode the ordinary way
+PAUSED = 1  # stopped, as asked, at a customer's start (scan's ``stop``)
+MISSED = 2  # no customer starts at ``stop``: scan the body in one piece
+NO_DAY = -(1 << 41)  # as_of not seen (yet)
 
 
 @jit(nogil=True, _nrt=False)
@@ -658,8 +661,139 @@ def _profile(
 
 
 @jit(nogil=True, _nrt=False)
+def _customer_list(
+    b: np.ndarray,
+    i: int,
+    stop: int,
+    limits: np.ndarray,
+    customer_spans: np.ndarray,
+    customer_flags: np.ndarray,
+    customer_since: np.ndarray,
+    shipment_starts: np.ndarray,
+    interaction_starts: np.ndarray,
+    shipment_dates: np.ndarray,
+    shipment_floats: np.ndarray,
+    shipment_spans: np.ndarray,
+    interaction_times: np.ndarray,
+    interaction_floats: np.ndarray,
+    interaction_types: np.ndarray,
+    interaction_spans: np.ndarray,
+    kinds: np.ndarray,
+    kinds_at: np.ndarray,
+    follow: np.ndarray,
+) -> tuple[int, int, int, int, int]:
+    """(status, position, customers, shipments, interactions) of the customer objects from ``i``
+    (a customer's ``{``) to the list's ``]`` (position: after it). With ``stop`` > 0 the list must
+    reach a customer that starts exactly at ``stop``: status :data:`PAUSED`, position ``stop``;
+    :data:`MISSED` when a customer starts past it."""
+    n = b.shape[0]
+    low_day, high_day, low_us, high_us = limits[0], limits[1], limits[2], limits[3]
+    ships = 0
+    inters = 0
+    customers = 0
+    in_list = True
+    while in_list:
+        c = customers
+        if stop > 0 and i >= stop:
+            return (PAUSED if i == stop and c > 0 else MISSED), i, customers, ships, inters
+        if c >= customer_spans.shape[0] or i >= n or b[i] != 123:
+            return DECLINED, i, 0, 0, 0
+        for k in range(customer_spans.shape[1]):
+            customer_spans[c, k] = -1
+        customer_flags[c, 0] = np.nan
+        customer_flags[c, 1] = np.nan
+        customer_since[c] = _NAT
+        shipment_starts[c] = ships
+        interaction_starts[c] = inters
+        seen = 0
+        field = -1
+        i = _ws(b, i + 1)
+        members = i < n and b[i] != 125
+        while members:
+            field, i = _next_key(b, i, _CUST, _CUST_AT, follow, _CUSTOMER_ROW, field)
+            if field < 0 or seen & (1 << field):
+                return DECLINED, i, 0, 0, 0
+            seen |= 1 << field
+            if field == 0:  # customer_id: 1-128 code points, no control characters
+                end, after, points, has_del = _string(b, i)
+                if end < 0 or points < 1 or points > _MAX_LABEL or has_del:
+                    return DECLINED, i, 0, 0, 0
+                customer_spans[c, 0] = i + 1
+                customer_spans[c, 1] = end
+                i = after
+            elif field == 3:  # profile
+                i = _profile(
+                    b, i, c, customer_spans, customer_flags, customer_since, low_day, high_day, follow
+                )
+            else:  # shipments (at least one) / interactions
+                if i >= n or b[i] != 91:
+                    return DECLINED, i, 0, 0, 0
+                i = _ws(b, i + 1)
+                elements = i < n and b[i] != 93
+                if not elements:
+                    if field == 1:
+                        return DECLINED, i, 0, 0, 0
+                    i += 1
+                while elements:
+                    if field == 1:
+                        if ships >= shipment_dates.shape[0]:
+                            return DECLINED, i, 0, 0, 0
+                        i = _shipment(
+                            b,
+                            i,
+                            ships,
+                            shipment_dates,
+                            shipment_floats,
+                            shipment_spans,
+                            low_day,
+                            high_day,
+                            follow,
+                        )
+                        ships += 1
+                    else:
+                        if inters >= interaction_types.shape[0]:
+                            return DECLINED, i, 0, 0, 0
+                        i = _interaction(
+                            b,
+                            i,
+                            inters,
+                            interaction_times,
+                            interaction_floats,
+                            interaction_types,
+                            interaction_spans,
+                            kinds,
+                            kinds_at,
+                            low_us,
+                            high_us,
+                            follow,
+                        )
+                        inters += 1
+                    if i < 0:
+                        return DECLINED, i, 0, 0, 0
+                    i, elements = _after_member(b, i, 93)
+                    if i < 0:
+                        return DECLINED, i, 0, 0, 0
+            if i < 0:
+                return DECLINED, i, 0, 0, 0
+            i, members = _after_member(b, i, 125)
+            if i < 0:
+                return DECLINED, i, 0, 0, 0
+        if seen & 0b11 != 0b11:  # customer_id and shipments are required
+            return DECLINED, i, 0, 0, 0
+        customers += 1
+        i, in_list = _after_member(b, i, 93)
+        if i < 0:
+            return DECLINED, i, 0, 0, 0
+    shipment_starts[customers] = ships
+    interaction_starts[customers] = inters
+    return OK, i, customers, ships, inters
+
+
+@jit(nogil=True, _nrt=False)
 def scan(
     b: np.ndarray,
+    start: int,
+    stop: int,
     limits: np.ndarray,
     customer_spans: np.ndarray,
     customer_flags: np.ndarray,
@@ -684,27 +818,59 @@ def scan(
     (start, end) byte offsets of a string's content, -1 for null or absent; floats NaN for null or
     absent; ``customer_flags`` holds contract and loyalty_member. Status :data:`DECLINED` (-1): the
     body is not in the plain valid form (see the module doc).
+
+    Two threads can share a large body (:func:`berth.api.columnar.decode_columns`): one scans from
+    the start with ``stop``, the ``{`` of a customer, and pauses there (:data:`PAUSED`); the other
+    scans with ``start`` = that position, continuing the customer list and the rest of the body.
+    as_of is then found by one of them (day :data:`NO_DAY` from the other). Otherwise ``start`` and
+    ``stop`` are 0.
     """
     declined = (DECLINED, 0, 0, 0, 0)
     n = b.shape[0]
-    low_day, high_day, low_us, high_us = limits[0], limits[1], limits[2], limits[3]
-    ships = 0
-    inters = 0
-    customers = 0
-    as_of = _BAD_DAY
-    seen_customers = False
-    i = _ws(b, 0)
-    if i >= n or b[i] != 123:
-        return declined
-    i = _ws(b, i + 1)
-    more = True
+    customers = ships = inters = 0
+    as_of = NO_DAY
+    if start == 0:
+        i = _ws(b, 0)
+        if i >= n or b[i] != 123:
+            return declined
+        i = _ws(b, i + 1)
+        seen_customers = False
+        more = True
+    else:
+        status, i, customers, ships, inters = _customer_list(
+            b,
+            start,
+            0,
+            limits,
+            customer_spans,
+            customer_flags,
+            customer_since,
+            shipment_starts,
+            interaction_starts,
+            shipment_dates,
+            shipment_floats,
+            shipment_spans,
+            interaction_times,
+            interaction_floats,
+            interaction_types,
+            interaction_spans,
+            kinds,
+            kinds_at,
+            follow,
+        )
+        if status != OK:
+            return declined
+        seen_customers = True
+        i, more = _after_member(b, i, 125)
+        if i < 0:
+            return declined
     while more:
         key, i = _key(b, i, _TOP, _TOP_AT, 0)
         if key == 0:  # as_of
             end, after, _, _ = _string(b, i)
-            if as_of != _BAD_DAY or end < 0:
+            if as_of != NO_DAY or end < 0:
                 return declined
-            as_of = _date(b, i + 1, end, low_day, high_day)
+            as_of = _date(b, i + 1, end, limits[0], limits[1])
             if as_of == _BAD_DAY:
                 return declined
             i = after
@@ -712,118 +878,83 @@ def scan(
             if seen_customers or i >= n or b[i] != 91:
                 return declined
             seen_customers = True
-            i = _ws(b, i + 1)
-            in_list = True
-            while in_list:
-                c = customers
-                if c >= customer_spans.shape[0] or i >= n or b[i] != 123:
-                    return declined
-                for k in range(customer_spans.shape[1]):
-                    customer_spans[c, k] = -1
-                customer_flags[c, 0] = np.nan
-                customer_flags[c, 1] = np.nan
-                customer_since[c] = _NAT
-                shipment_starts[c] = ships
-                interaction_starts[c] = inters
-                seen = 0
-                field = -1
-                i = _ws(b, i + 1)
-                members = i < n and b[i] != 125
-                while members:
-                    field, i = _next_key(b, i, _CUST, _CUST_AT, follow, _CUSTOMER_ROW, field)
-                    if field < 0 or seen & (1 << field):
-                        return declined
-                    seen |= 1 << field
-                    if field == 0:  # customer_id: 1-128 code points, no control characters
-                        end, after, points, has_del = _string(b, i)
-                        if end < 0 or points < 1 or points > _MAX_LABEL or has_del:
-                            return declined
-                        customer_spans[c, 0] = i + 1
-                        customer_spans[c, 1] = end
-                        i = after
-                    elif field == 3:  # profile
-                        i = _profile(
-                            b, i, c, customer_spans, customer_flags, customer_since, low_day, high_day, follow
-                        )
-                    else:  # shipments (at least one) / interactions
-                        if i >= n or b[i] != 91:
-                            return declined
-                        i = _ws(b, i + 1)
-                        elements = i < n and b[i] != 93
-                        if not elements:
-                            if field == 1:
-                                return declined
-                            i += 1
-                        while elements:
-                            if field == 1:
-                                if ships >= shipment_dates.shape[0]:
-                                    return declined
-                                i = _shipment(
-                                    b,
-                                    i,
-                                    ships,
-                                    shipment_dates,
-                                    shipment_floats,
-                                    shipment_spans,
-                                    low_day,
-                                    high_day,
-                                    follow,
-                                )
-                                ships += 1
-                            else:
-                                if inters >= interaction_types.shape[0]:
-                                    return declined
-                                i = _interaction(
-                                    b,
-                                    i,
-                                    inters,
-                                    interaction_times,
-                                    interaction_floats,
-                                    interaction_types,
-                                    interaction_spans,
-                                    kinds,
-                                    kinds_at,
-                                    low_us,
-                                    high_us,
-                                    follow,
-                                )
-                                inters += 1
-                            if i < 0:
-                                return declined
-                            i, elements = _after_member(b, i, 93)
-                            if i < 0:
-                                return declined
-                    if i < 0:
-                        return declined
-                    i, members = _after_member(b, i, 125)
-                    if i < 0:
-                        return declined
-                if seen & 0b11 != 0b11:  # customer_id and shipments are required
-                    return declined
-                customers += 1
-                i, in_list = _after_member(b, i, 93)
-                if i < 0:
-                    return declined
-            if customers == 0:
+            status, i, customers, ships, inters = _customer_list(
+                b,
+                _ws(b, i + 1),
+                stop,
+                limits,
+                customer_spans,
+                customer_flags,
+                customer_since,
+                shipment_starts,
+                interaction_starts,
+                shipment_dates,
+                shipment_floats,
+                shipment_spans,
+                interaction_times,
+                interaction_floats,
+                interaction_types,
+                interaction_spans,
+                kinds,
+                kinds_at,
+                follow,
+            )
+            if status in (PAUSED, MISSED):
+                return status, as_of, customers, ships, inters
+            if status != OK or customers == 0:
                 return declined
         else:
             return declined
         i, more = _after_member(b, i, 125)
         if i < 0:
             return declined
-    if _ws(b, i) != n or as_of == _BAD_DAY or not seen_customers:
+    if _ws(b, i) != n or not seen_customers or (start == 0 and as_of == NO_DAY):
         return declined
-    shipment_starts[customers] = ships
-    interaction_starts[customers] = inters
     return OK, as_of, customers, ships, inters
 
 
-@jit(nogil=True)
-def gather(b: np.ndarray, starts: np.ndarray, offsets: np.ndarray, data: np.ndarray) -> None:
-    """Copy the spans' bytes (row ``r``: ``b[starts[r]:]``, ``offsets[r + 1] - offsets[r]`` of them)
-    into ``data`` at ``offsets[r]``: the bytes of an Arrow string array."""
-    for r in range(starts.shape[0]):
-        start = starts[r]
-        at = offsets[r]
-        size = offsets[r + 1] - at
-        data[at : at + size] = b[start : start + size]
+@jit(nogil=True, _nrt=False)
+def text_bytes(spans: np.ndarray, totals: np.ndarray) -> int:
+    """Add the bytes of each text column of one table to ``totals`` (a (start, end) pair per column
+    in each row, start -1 for null); return the nulls."""
+    nulls = 0
+    for r in range(spans.shape[0]):
+        for k in range(totals.shape[0]):
+            start = spans[r, 2 * k]
+            if start < 0:
+                nulls += 1
+            else:
+                totals[k] += spans[r, 2 * k + 1] - start
+    return nulls
+
+
+@jit(nogil=True, _nrt=False)
+def gather(
+    b: np.ndarray,
+    spans: np.ndarray,
+    first: int,
+    cursors: np.ndarray,
+    offsets: np.ndarray,
+    valid: np.ndarray,
+    data: np.ndarray,
+) -> None:
+    """Copy one table's text spans into the buffers of an Arrow string array.
+
+    Column ``k`` of row ``r`` is text row ``first + k * rows + r``: its offset, validity and bytes
+    go to ``offsets``, ``valid`` and ``data`` at ``cursors[k]``, which moves on by its size. Rows
+    are walked in body order, so the bytes of one record are read together: column by column,
+    every row would be a cache miss on a large body.
+    """
+    rows = spans.shape[0]
+    for r in range(rows):
+        for k in range(cursors.shape[0]):
+            start = spans[r, 2 * k]
+            row = first + k * rows + r
+            at = cursors[k]
+            offsets[row] = at
+            valid[row] = start >= 0
+            if start >= 0:
+                size = spans[r, 2 * k + 1] - start
+                for j in range(size):
+                    data[at + j] = b[start + j]
+                cursors[k] = at + size

@@ -16,7 +16,11 @@ field path. Both ways give the same :class:`~berth.api.convert.DecodedBatch`, va
 
 from __future__ import annotations
 
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Final, get_args
 
 import numpy as np
@@ -43,6 +47,18 @@ _LIMITS: Final = np.array(
     dtype=np.int64,
 )
 
+# A body this large is scanned by two threads, split at a customer near its middle (the scanner
+# releases the GIL); below it, the thread hand-off is not worth it.
+SPLIT_MIN_BYTES: Final = 1 << 20
+_CUSTOMER_START: Final = re.compile(rb'\{[ \t\n\r]*"customer_id"[ \t\n\r]*:')
+
+
+@cache
+def _helper() -> ThreadPoolExecutor:
+    """The thread that scans the second half of large bodies (one per process, started on first use)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-scan")
+
+
 # The smallest records the scanner can meet bound the rows a body of n bytes can hold.
 MIN_CUSTOMER_BYTES: Final = 60  # {"customer_id":"x","shipments":[{"shipment_date":"2025-01-01"}]}: 62
 _MIN_SHIPMENT_BYTES: Final = 30  # {"shipment_date":"2025-01-01"}
@@ -55,68 +71,163 @@ _PROFILE_TEXT_COLUMNS: Final = tuple((tables.CUSTOMERS, name) for name in _scan.
 _SHIPMENT_TEXT_COLUMNS: Final = tuple((tables.SHIPMENTS, name) for name in _scan.SHIPMENT_TEXTS)
 
 
-def _text(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pyarrow.StringArray:
-    """An Arrow string array of the byte spans ``raw[starts[r]:ends[r]]`` (start -1: null)."""
-    valid = starts >= 0
-    offsets = np.zeros(starts.shape[0] + 1, dtype=np.int32)  # bodies are far below 2 GiB
-    np.cumsum(np.where(valid, ends - starts, 0), out=offsets[1:])
-    data = np.empty(int(offsets[-1]), dtype=np.uint8)
-    _scan.gather(raw, starts, offsets, data)
-    nulls = int(valid.shape[0] - np.count_nonzero(valid))
+def _text(raw: np.ndarray, spans: list[np.ndarray]) -> pyarrow.StringArray:
+    """An Arrow string array of the byte spans of ``raw`` in each table's ``spans``: a (start, end)
+    pair per text column in each row (start -1: null), the array holding column after column."""
+    widths = [table.shape[1] // 2 for table in spans]
+    totals = [np.zeros(width, dtype=np.int64) for width in widths]
+    nulls = sum(_scan.text_bytes(table, total) for table, total in zip(spans, totals, strict=True))
+    column_bytes = np.concatenate(totals)
+    cursors = np.cumsum(column_bytes) - column_bytes  # where each column's bytes start
+    rows = sum(table.size // 2 for table in spans)
+    offsets = np.empty(rows + 1, dtype=np.int32)  # bodies are far below 2 GiB
+    offsets[rows] = column_bytes.sum()
+    valid = np.empty(rows, dtype=np.bool_)
+    data = np.empty(offsets[rows], dtype=np.uint8)
+    first = column = 0
+    for table, width in zip(spans, widths, strict=True):
+        _scan.gather(raw, table, first, cursors[column : column + width], offsets, valid, data)
+        first += table.size // 2
+        column += width
     validity = pyarrow.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
     return pyarrow.StringArray.from_buffers(
-        len(starts), pyarrow.py_buffer(offsets), pyarrow.py_buffer(data), validity, nulls
+        rows, pyarrow.py_buffer(offsets), pyarrow.py_buffer(data), validity, nulls
     )
 
 
-def decode_columns(raw: bytes) -> DecodedBatch | None:
-    """The request in ``raw`` as columns, or None when it is not in the plain valid form."""
-    size = len(raw)
-    if size < MIN_CUSTOMER_BYTES:
-        return None
-    data = np.frombuffer(raw, dtype=np.uint8)
+@dataclass(frozen=True)
+class _Rows:
+    """The scanner's output arrays for one stretch of a body, cut to the rows it filled."""
+
+    customer_spans: np.ndarray
+    customer_flags: np.ndarray
+    customer_since: np.ndarray
+    shipment_starts: np.ndarray  # customers + 1 bounds
+    interaction_starts: np.ndarray
+    shipment_dates: np.ndarray
+    shipment_floats: np.ndarray
+    shipment_spans: np.ndarray
+    interaction_times: np.ndarray
+    interaction_floats: np.ndarray
+    interaction_types: np.ndarray
+    interaction_spans: np.ndarray
+
+
+def _scan_stretch(data: np.ndarray, start: int, stop: int) -> tuple[int, int, _Rows]:
+    """(status, as_of day, rows) of ``data[start:]`` (see :func:`berth.api._scan.scan`)."""
+    size = data.shape[0] - start  # with a stop too: a scan that misses it reads on to the end
     n_customers = size // MIN_CUSTOMER_BYTES + 1
     n_shipments = size // _MIN_SHIPMENT_BYTES + 1
     n_interactions = size // _MIN_INTERACTION_BYTES + 1
     # np.empty maps pages lazily: only the rows the body fills are ever touched.
-    customer_spans = np.empty((n_customers, 10), dtype=np.int64)
-    customer_flags = np.empty((n_customers, 2), dtype=np.float64, order="F")
-    customer_since = np.empty(n_customers, dtype=np.int64)
-    shipment_starts = np.empty(n_customers + 1, dtype=np.int64)
-    interaction_starts = np.empty(n_customers + 1, dtype=np.int64)
-    shipment_dates = np.empty(n_shipments, dtype=np.int64)
-    shipment_floats = np.empty((n_shipments, 5), dtype=np.float64, order="F")
-    shipment_spans = np.empty((n_shipments, 8), dtype=np.int64)
-    interaction_times = np.empty((n_interactions, 2), dtype=np.int64, order="F")
-    interaction_floats = np.empty((n_interactions, 2), dtype=np.float64, order="F")
-    interaction_types = np.empty(n_interactions, dtype=np.int8)
-    interaction_spans = np.empty((n_interactions, 2), dtype=np.int64)
+    arrays = _Rows(
+        customer_spans=np.empty((n_customers, 10), dtype=np.int64),
+        customer_flags=np.empty((n_customers, 2), dtype=np.float64, order="F"),
+        customer_since=np.empty(n_customers, dtype=np.int64),
+        shipment_starts=np.empty(n_customers + 1, dtype=np.int64),
+        interaction_starts=np.empty(n_customers + 1, dtype=np.int64),
+        shipment_dates=np.empty(n_shipments, dtype=np.int64),
+        shipment_floats=np.empty((n_shipments, 5), dtype=np.float64, order="F"),
+        shipment_spans=np.empty((n_shipments, 8), dtype=np.int64),
+        interaction_times=np.empty((n_interactions, 2), dtype=np.int64, order="F"),
+        interaction_floats=np.empty((n_interactions, 2), dtype=np.float64, order="F"),
+        interaction_types=np.empty(n_interactions, dtype=np.int8),
+        interaction_spans=np.empty((n_interactions, 2), dtype=np.int64),
+    )
     status, as_of_day, customers, ships, inters = _scan.scan(
         data,
+        start,
+        stop,
         _LIMITS,
-        customer_spans,
-        customer_flags,
-        customer_since,
-        shipment_starts,
-        interaction_starts,
-        shipment_dates,
-        shipment_floats,
-        shipment_spans,
-        interaction_times,
-        interaction_floats,
-        interaction_types,
-        interaction_spans,
+        arrays.customer_spans,
+        arrays.customer_flags,
+        arrays.customer_since,
+        arrays.shipment_starts,
+        arrays.interaction_starts,
+        arrays.shipment_dates,
+        arrays.shipment_floats,
+        arrays.shipment_spans,
+        arrays.interaction_times,
+        arrays.interaction_floats,
+        arrays.interaction_types,
+        arrays.interaction_spans,
         _KINDS,
         _KINDS_AT,
         _scan.new_follow(),
     )
-    if status != _scan.OK:
+    arrays.shipment_starts[customers] = ships  # a paused scan has not closed its list
+    arrays.interaction_starts[customers] = inters
+    filled = {"customer": customers, "shipment": ships, "interaction": inters}
+    cut = {}
+    for name in _ROW_FIELDS:  # the row bounds (…_starts) have one more row than the customers
+        bounds = name.endswith("_starts")
+        cut[name] = getattr(arrays, name)[: customers + 1 if bounds else filled[name.split("_")[0]]]
+    return status, as_of_day, _Rows(**cut)
+
+
+_ROW_FIELDS: Final = tuple(f.name for f in fields(_Rows))
+
+
+def _join(first: _Rows, second: _Rows) -> _Rows:
+    """The rows of two stretches scanned apart, as one scan of the whole would have given them."""
+    joined = {}
+    for name in _ROW_FIELDS:
+        a, b = getattr(first, name), getattr(second, name)
+        if name.endswith("_starts"):  # the second's bounds continue after the first's rows
+            joined[name] = np.concatenate([a[:-1], b + a[-1]])
+        else:  # column-major arrays stay so: each column contiguous, as the scanner wrote them
+            out = np.empty(
+                (len(a) + len(b), *a.shape[1:]), a.dtype, order="F" if a.strides[0] == a.itemsize else "C"
+            )
+            joined[name] = np.concatenate([a, b], out=out)
+    return _Rows(**joined)
+
+
+def _split_point(raw: bytes) -> int:
+    """Where a customer object seems to start in the body's second half (0: none found).
+
+    Only a guess: the scanner of the first half must reach it as a customer's start, or it says
+    :data:`~berth.api._scan.MISSED` and the body is scanned in one piece.
+    """
+    found = _CUSTOMER_START.search(raw, len(raw) // 2)
+    return found.start() if found is not None else 0
+
+
+def _scan_rows(raw: bytes, data: np.ndarray) -> tuple[int, _Rows] | None:
+    """(as_of day, rows) of the whole body, on two threads when it is large; None when declined."""
+    stop = _split_point(raw) if len(raw) >= SPLIT_MIN_BYTES else 0
+    if stop:
+        second = _helper().submit(_scan_stretch, data, stop, 0)
+        status, day, first = _scan_stretch(data, 0, stop)
+        status_2, day_2, rest = second.result()
+        if status == _scan.PAUSED:
+            if status_2 != _scan.OK or (day == _scan.NO_DAY) == (day_2 == _scan.NO_DAY):
+                return None  # declined past the split, or as_of missing or given twice
+            return (day if day != _scan.NO_DAY else day_2), _join(first, rest)
+        if status == _scan.OK:  # the customer list ended before the split: the first scan read it all
+            return day, first
+        if status != _scan.MISSED:
+            return None
+    status, day, rows = _scan_stretch(data, 0, 0)
+    return (day, rows) if status == _scan.OK else None
+
+
+def decode_columns(raw: bytes) -> DecodedBatch | None:
+    """The request in ``raw`` as columns, or None when it is not in the plain valid form."""
+    if len(raw) < MIN_CUSTOMER_BYTES:
         return None
+    data = np.frombuffer(raw, dtype=np.uint8)
+    scanned = _scan_rows(raw, data)
+    if scanned is None:
+        return None
+    as_of_day, rows = scanned
+    customers, ships, inters = (
+        len(rows.customer_spans),
+        len(rows.shipment_spans),
+        len(rows.interaction_spans),
+    )
     # text rows: ids, the profile's texts, the shipments' texts, the interactions' channel
-    span_columns = [customer_spans[:customers, k] for k in range(10)]
-    span_columns += [shipment_spans[:ships, k] for k in range(8)]
-    span_columns += [interaction_spans[:inters, 0], interaction_spans[:inters, 1]]
-    text = _text(data, np.concatenate(span_columns[0::2]), np.concatenate(span_columns[1::2]))
+    text = _text(data, [rows.customer_spans, rows.shipment_spans, rows.interaction_spans])
     text_rows: dict[tuple[str, str], int] = {}
     at = customers
     for key in _PROFILE_TEXT_COLUMNS:
@@ -129,27 +240,25 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
     # ids and the profile's texts lead the array: one conversion to Python strings for all five
     leading = text.slice(0, customers * (1 + len(_PROFILE_TEXT_COLUMNS))).to_pylist()
     ids = leading[:customers]
-    id_array = np.array(ids, dtype=object)
-    ship_starts = shipment_starts[: customers + 1].copy()
-    inter_starts = interaction_starts[: customers + 1].copy()
-    floats = shipment_floats[:ships]
+    id_text = text.slice(0, customers)
+    positions = np.arange(customers, dtype=np.int32)
     shipments: Columns = {
-        tables.CUSTOMER_ID: np.repeat(id_array, np.diff(ship_starts)),
-        tables.SHIPMENT_DATE: shipment_dates[:ships].view("datetime64[D]"),
-        **{name: floats[:, k] for k, name in enumerate(_scan.SHIPMENT_FLOATS)},
+        tables.CUSTOMER_ID: id_text.take(np.repeat(positions, np.diff(rows.shipment_starts))),
+        tables.SHIPMENT_DATE: rows.shipment_dates.view("datetime64[D]"),
+        **{name: rows.shipment_floats[:, k] for k, name in enumerate(_scan.SHIPMENT_FLOATS)},
         **{name: text.slice(text_rows[(tables.SHIPMENTS, name)], ships) for name in _scan.SHIPMENT_TEXTS},
     }
-    times = interaction_times[:inters]
+    times = rows.interaction_times
     interactions: Columns = {
-        tables.CUSTOMER_ID: np.repeat(id_array, np.diff(inter_starts)),
+        tables.CUSTOMER_ID: id_text.take(np.repeat(positions, np.diff(rows.interaction_starts))),
         tables.TIMESTAMP: times[:, 0].view("datetime64[us]"),
-        tables.INTERACTION_TYPE: _KIND_OBJECTS[interaction_types[:inters]],
-        "score": interaction_floats[:inters, 0],
+        tables.INTERACTION_TYPE: _KIND_OBJECTS[rows.interaction_types],
+        "score": rows.interaction_floats[:, 0],
         "resolved_at": times[:, 1].view("datetime64[us]"),
-        "sentiment": interaction_floats[:inters, 1],
+        "sentiment": rows.interaction_floats[:, 1],
         "channel": text.slice(text_rows[(tables.INTERACTIONS, "channel")], inters),
     }
-    flags = customer_flags[:customers]
+    flags = rows.customer_flags
     profile: Columns = {
         tables.CUSTOMER_ID: ids,
         **{
@@ -158,7 +267,7 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
             ]
             for name in _scan.PROFILE_TEXTS
         },
-        "since": customer_since[:customers].view("datetime64[D]"),
+        "since": rows.customer_since.view("datetime64[D]"),
         "contract": _FLAG_OBJECTS[np.where(np.isnan(flags[:, 0]), 2, flags[:, 0]).astype(np.int64)],
         "loyalty_member": _FLAG_OBJECTS[np.where(np.isnan(flags[:, 1]), 2, flags[:, 1]).astype(np.int64)],
     }
@@ -166,12 +275,12 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
         as_of=_EPOCH + timedelta(days=int(as_of_day)),
         customer_ids=ids,
         columns={tables.SHIPMENTS: shipments, tables.INTERACTIONS: interactions, tables.CUSTOMERS: profile},
-        shipment_starts=ship_starts,
-        interaction_starts=inter_starts,
+        shipment_starts=rows.shipment_starts,
+        interaction_starts=rows.interaction_starts,
         raw=raw,
         text=text,
         text_rows=text_rows,
-        interaction_kinds=interaction_types[:inters].astype(np.int64),
+        interaction_kinds=rows.interaction_types.astype(np.int64),
     )
 
 

@@ -29,7 +29,6 @@ reads (+1 / 0 / -1).
 from __future__ import annotations
 
 import hashlib
-import struct
 from collections.abc import Mapping
 from typing import Any, Final, get_args
 
@@ -37,13 +36,14 @@ import numpy as np
 import pyarrow
 
 from berth import tables
+from berth.api import _canonical
 from berth.api.convert import DecodedBatch
 from berth.api.schemas import InteractionType
 
 PREFIX: Final = b"berth-input-v2\x00"
+_PREFIX_BYTES: Final = np.frombuffer(PREFIX, dtype=np.uint8).copy()
 _NAT: Final = np.iinfo(np.int64).min
 _KIND_INDEX: Final = {kind: index for index, kind in enumerate(get_args(InteractionType))}
-_HEADER: Final = struct.Struct("<qqq")
 
 # (name, kind): f float64, D int64 days, us int64 microseconds, k interaction kind index
 _PROFILE_FIXED = (("contract", "f"), ("loyalty_member", "f"), ("since", "D"))
@@ -123,6 +123,13 @@ def _text_rows(
     return _texts(columns), starts
 
 
+def _column_bytes(columns: list[np.ndarray]) -> np.ndarray:
+    """8-byte columns as one C-contiguous byte array, one row per column (rows may be 0)."""
+    if not columns:
+        return np.empty((0, 0), dtype=np.uint8)
+    return np.vstack([column.view("<i8") for column in columns]).view(np.uint8)
+
+
 def input_hashes(batch: DecodedBatch) -> list[str]:
     """Hex SHA-256 of each customer's canonical input bytes (module doc), in request order."""
     n = len(batch.customer_ids)
@@ -141,45 +148,33 @@ def input_hashes(batch: DecodedBatch) -> list[str]:
     if text.null_count:
         bits = np.unpackbits(np.frombuffer(validity_buffer, dtype=np.uint8), bitorder="little")
         lengths[bits[: len(text)] == 0] = -1
-    length_bytes = lengths.data.cast("B")
-    data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
-    starts = offsets.tolist()
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
 
     columns = batch.columns
     profile = columns.get(tables.CUSTOMERS, {})
     profile_fixed = [_fixed(profile.get(name), kind, n, None).view(np.int64) for name, kind in _PROFILE_FIXED]
-    profile_rows = np.column_stack(profile_fixed).astype("<i8").reshape(-1).data.cast("B")
-    per_row: list[tuple[list[memoryview], list[int]]] = []  # shipments, interactions: fixed, text bases
-    for table, fixed, names in (
-        (tables.SHIPMENTS, _SHIPMENT_FIXED, _SHIPMENT_TEXT),
-        (tables.INTERACTIONS, _INTERACTION_FIXED, _INTERACTION_TEXT),
-    ):
+    fixed: list[np.ndarray] = []
+    for table, names in ((tables.SHIPMENTS, _SHIPMENT_FIXED), (tables.INTERACTIONS, _INTERACTION_FIXED)):
         source = columns.get(table, {})
         kinds = batch.interaction_kinds if table == tables.INTERACTIONS else None
-        views = [_fixed(source.get(name), kind, rows[table], kinds).data.cast("B") for name, kind in fixed]
-        per_row.append((views, [text_at[(table, name)] for name in names]))
-    profile_text = [text_at[(tables.CUSTOMERS, name)] for name in _PROFILE_TEXT]
-    as_of = batch.as_of.toordinal() - 719_163  # days since 1970-01-01
-    width = 8 * len(_PROFILE_FIXED)
-    ship_bounds = ship_starts.tolist()
-    inter_bounds = inter_starts.tolist()
-    out = []
-    for i in range(n):
-        s0, s1, i0, i1 = ship_bounds[i], ship_bounds[i + 1], inter_bounds[i], inter_bounds[i + 1]
-        hasher = hashlib.sha256(PREFIX)
-        update = hasher.update
-        update(_HEADER.pack(as_of, s1 - s0, i1 - i0))
-        update(length_bytes[4 * i : 4 * i + 4])
-        update(data[starts[i] : starts[i + 1]])
-        update(profile_rows[width * i : width * (i + 1)])
-        for base in profile_text:
-            update(length_bytes[4 * (base + i) : 4 * (base + i + 1)])
-            update(data[starts[base + i] : starts[base + i + 1]])
-        for (views, bases), (first, last) in zip(per_row, ((s0, s1), (i0, i1)), strict=True):
-            for view in views:
-                update(view[8 * first : 8 * last])
-            for base in bases:
-                update(length_bytes[4 * (base + first) : 4 * (base + last)])
-                update(data[starts[base + first] : starts[base + last]])
-        out.append(hasher.hexdigest())
-    return out
+        fixed.append(
+            _column_bytes([_fixed(source.get(name), kind, rows[table], kinds) for name, kind in names])
+        )
+    buffer, bounds = _canonical.canonical(
+        _PREFIX_BYTES,
+        batch.as_of.toordinal() - 719_163,  # days since 1970-01-01
+        np.ascontiguousarray(ship_starts, dtype=np.int64),
+        np.ascontiguousarray(inter_starts, dtype=np.int64),
+        lengths.view(np.uint8),
+        offsets.astype(np.int64),
+        data,
+        np.ascontiguousarray(np.column_stack(profile_fixed).astype("<i8")).view(np.uint8),
+        np.array([text_at[(tables.CUSTOMERS, name)] for name in _PROFILE_TEXT], dtype=np.int64),
+        fixed[0],
+        np.array([text_at[(tables.SHIPMENTS, name)] for name in _SHIPMENT_TEXT], dtype=np.int64),
+        fixed[1],
+        np.array([text_at[(tables.INTERACTIONS, name)] for name in _INTERACTION_TEXT], dtype=np.int64),
+    )
+    view = buffer.data
+    at = bounds.tolist()
+    return [hashlib.sha256(view[at[i] : at[i + 1]]).hexdigest() for i in range(n)]

@@ -596,6 +596,8 @@ def _codes_among(uniques: list[Any], values: PlainColumn) -> np.ndarray:
         if text is not None and known is not None:
             return _arrow_codes(pyarrow.compute.index_in(text, value_set=known))
         return pd.Index(uniques).get_indexer(np.asarray(values, dtype=object)).astype(np.int64, copy=False)
+    if isinstance(values, pyarrow.Array):
+        values = values.to_pylist()  # the dict below, as for plain values
     index = {value: i for i, value in enumerate(uniques)}
     return np.fromiter((index.get(v, -1) for v in values), dtype=np.int64, count=len(values))
 
