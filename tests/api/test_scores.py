@@ -7,6 +7,7 @@ import hashlib
 import json
 import struct
 import threading
+import time
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -495,3 +496,41 @@ def test_the_log_writer_hands_the_gil_back_by_time_not_per_request() -> None:
     assert len(hand_offs) == 1
     yield_gil()  # t = 0.0045: 2.4 ms since the last hand-off
     assert len(hand_offs) == 2
+
+
+def test_the_log_writer_waits_for_large_requests_until_its_deadline() -> None:
+    """While a large request runs the writer holds its rows back (the request uses both cores),
+    but never longer than ``defer_s``; with none running it writes at once."""
+    from datetime import UTC, datetime
+
+    from berth.api.convert import to_outputs
+    from berth.api.prediction_log import PendingPredictions, PredictionLogWriter
+
+    written = threading.Event()
+    times: list[float] = []
+
+    class Store:
+        def log_predictions(self, rows: Any, on_chunk: Any = None) -> None:
+            times.append(time.monotonic())
+            written.set()
+
+    decoded = decode_columns(json.dumps(batch(1)).encode())
+    assert decoded is not None
+    scores = to_outputs(decoded.customer_ids, FakeScorer().score(decoded.columns, decoded.as_of))
+    pending = PendingPredictions("r", "m", "1", decoded, scores, datetime.now(UTC))
+    writer = PredictionLogWriter(Store(), linger_s=0, defer_s=0.4)  # type: ignore[arg-type]
+    writer.start()
+    try:
+        with writer.foreground():
+            started = time.monotonic()
+            assert writer.submit(pending)
+            assert not written.wait(0.2)  # held back while the request runs
+            assert written.wait(5)  # ... but not past the deadline
+            assert times[0] - started >= 0.4 - 0.05
+        written.clear()
+        started = time.monotonic()
+        assert writer.submit(pending)
+        assert written.wait(5)
+        assert times[1] - started < 0.3  # nothing running: no wait
+    finally:
+        writer.close()

@@ -914,47 +914,78 @@ def scan(
 
 
 @jit(nogil=True, _nrt=False)
-def text_bytes(spans: np.ndarray, totals: np.ndarray) -> int:
-    """Add the bytes of each text column of one table to ``totals`` (a (start, end) pair per column
-    in each row, start -1 for null); return the nulls."""
+def _text_bytes(spans: np.ndarray, totals: np.ndarray, column: int) -> int:
+    """Add the bytes of each text column of one table to ``totals`` from ``column`` on (a (start,
+    end) pair per column in each row, start -1 for null); return the nulls."""
     nulls = 0
     for r in range(spans.shape[0]):
-        for k in range(totals.shape[0]):
+        for k in range(spans.shape[1] // 2):
             start = spans[r, 2 * k]
             if start < 0:
                 nulls += 1
             else:
-                totals[k] += spans[r, 2 * k + 1] - start
+                totals[column + k] += spans[r, 2 * k + 1] - start
     return nulls
 
 
 @jit(nogil=True, _nrt=False)
-def gather(
+def _gather(
     b: np.ndarray,
     spans: np.ndarray,
     first: int,
     cursors: np.ndarray,
+    column: int,
     offsets: np.ndarray,
     valid: np.ndarray,
     data: np.ndarray,
 ) -> None:
     """Copy one table's text spans into the buffers of an Arrow string array.
 
-    Column ``k`` of row ``r`` is text row ``first + k * rows + r``: its offset, validity and bytes
-    go to ``offsets``, ``valid`` and ``data`` at ``cursors[k]``, which moves on by its size. Rows
-    are walked in body order, so the bytes of one record are read together: column by column,
-    every row would be a cache miss on a large body.
+    Text column ``k`` of row ``r`` is array row ``first + k * rows + r``: its offset, validity and
+    bytes go to ``offsets``, ``valid`` and ``data`` at ``cursors[column + k]``, which moves on by
+    its size. Rows are walked in body order, so the bytes of one record are read together: column
+    by column, every row would be a cache miss on a large body.
     """
     rows = spans.shape[0]
     for r in range(rows):
-        for k in range(cursors.shape[0]):
+        for k in range(spans.shape[1] // 2):
             start = spans[r, 2 * k]
             row = first + k * rows + r
-            at = cursors[k]
+            at = cursors[column + k]
             offsets[row] = at
             valid[row] = start >= 0
             if start >= 0:
                 size = spans[r, 2 * k + 1] - start
                 for j in range(size):
                     data[at + j] = b[start + j]
-                cursors[k] = at + size
+                cursors[column + k] = at + size
+
+
+@jit(nogil=True)
+def text_array(
+    b: np.ndarray, customer_spans: np.ndarray, shipment_spans: np.ndarray, interaction_spans: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(offsets, validity, bytes, nulls) of an Arrow string array of the three tables' text spans
+    (a (start, end) pair per text column in each row, start -1 for null): column after column,
+    the customers' first, then the shipments', then the interactions'."""
+    c_width, s_width = customer_spans.shape[1] // 2, shipment_spans.shape[1] // 2
+    width = c_width + s_width + interaction_spans.shape[1] // 2
+    c_rows, s_rows = customer_spans.size // 2, shipment_spans.size // 2
+    rows = c_rows + s_rows + interaction_spans.size // 2
+    totals = np.zeros(width, dtype=np.int64)
+    nulls = _text_bytes(customer_spans, totals, 0)
+    nulls += _text_bytes(shipment_spans, totals, c_width)
+    nulls += _text_bytes(interaction_spans, totals, c_width + s_width)
+    cursors = np.empty(width, dtype=np.int64)
+    size = 0
+    for k in range(width):
+        cursors[k] = size
+        size += totals[k]
+    offsets = np.empty(rows + 1, dtype=np.int32)  # bodies are far below 2 GiB
+    offsets[rows] = size
+    valid = np.empty(rows, dtype=np.bool_)
+    data = np.empty(size, dtype=np.uint8)
+    _gather(b, customer_spans, 0, cursors, 0, offsets, valid, data)
+    _gather(b, shipment_spans, c_rows, cursors, c_width, offsets, valid, data)
+    _gather(b, interaction_spans, c_rows + s_rows, cursors, c_width + s_width, offsets, valid, data)
+    return offsets, valid, data, nulls

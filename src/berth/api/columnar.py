@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Final, get_args
+from typing import Any, Final, get_args
 
 import numpy as np
 import pyarrow
@@ -59,6 +59,8 @@ def _helper() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-scan")
 
 
+_ARROW_IDS_MIN_ROWS: Final = 2_000
+
 # The smallest records the scanner can meet bound the rows a body of n bytes can hold.
 MIN_CUSTOMER_BYTES: Final = 60  # {"customer_id":"x","shipments":[{"shipment_date":"2025-01-01"}]}: 62
 _MIN_SHIPMENT_BYTES: Final = 30  # {"shipment_date":"2025-01-01"}
@@ -71,27 +73,14 @@ _PROFILE_TEXT_COLUMNS: Final = tuple((tables.CUSTOMERS, name) for name in _scan.
 _SHIPMENT_TEXT_COLUMNS: Final = tuple((tables.SHIPMENTS, name) for name in _scan.SHIPMENT_TEXTS)
 
 
-def _text(raw: np.ndarray, spans: list[np.ndarray]) -> pyarrow.StringArray:
-    """An Arrow string array of the byte spans of ``raw`` in each table's ``spans``: a (start, end)
-    pair per text column in each row (start -1: null), the array holding column after column."""
-    widths = [table.shape[1] // 2 for table in spans]
-    totals = [np.zeros(width, dtype=np.int64) for width in widths]
-    nulls = sum(_scan.text_bytes(table, total) for table, total in zip(spans, totals, strict=True))
-    column_bytes = np.concatenate(totals)
-    cursors = np.cumsum(column_bytes) - column_bytes  # where each column's bytes start
-    rows = sum(table.size // 2 for table in spans)
-    offsets = np.empty(rows + 1, dtype=np.int32)  # bodies are far below 2 GiB
-    offsets[rows] = column_bytes.sum()
-    valid = np.empty(rows, dtype=np.bool_)
-    data = np.empty(offsets[rows], dtype=np.uint8)
-    first = column = 0
-    for table, width in zip(spans, widths, strict=True):
-        _scan.gather(raw, table, first, cursors[column : column + width], offsets, valid, data)
-        first += table.size // 2
-        column += width
+def _text(raw: np.ndarray, rows: _Rows) -> pyarrow.StringArray:
+    """An Arrow string array of every text span of ``rows``, column after column."""
+    offsets, valid, data, nulls = _scan.text_array(
+        raw, rows.customer_spans, rows.shipment_spans, rows.interaction_spans
+    )
     validity = pyarrow.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
     return pyarrow.StringArray.from_buffers(
-        rows, pyarrow.py_buffer(offsets), pyarrow.py_buffer(data), validity, nulls
+        len(valid), pyarrow.py_buffer(offsets), pyarrow.py_buffer(data), validity, nulls
     )
 
 
@@ -157,12 +146,25 @@ def _scan_stretch(data: np.ndarray, start: int, stop: int) -> tuple[int, int, _R
     )
     arrays.shipment_starts[customers] = ships  # a paused scan has not closed its list
     arrays.interaction_starts[customers] = inters
-    filled = {"customer": customers, "shipment": ships, "interaction": inters}
-    cut = {}
-    for name in _ROW_FIELDS:  # the row bounds (…_starts) have one more row than the customers
-        bounds = name.endswith("_starts")
-        cut[name] = getattr(arrays, name)[: customers + 1 if bounds else filled[name.split("_")[0]]]
-    return status, as_of_day, _Rows(**cut)
+    c, r, i = customers, ships, inters
+    return (
+        status,
+        as_of_day,
+        _Rows(
+            customer_spans=arrays.customer_spans[:c],
+            customer_flags=arrays.customer_flags[:c],
+            customer_since=arrays.customer_since[:c],
+            shipment_starts=arrays.shipment_starts[: c + 1],
+            interaction_starts=arrays.interaction_starts[: c + 1],
+            shipment_dates=arrays.shipment_dates[:r],
+            shipment_floats=arrays.shipment_floats[:r],
+            shipment_spans=arrays.shipment_spans[:r],
+            interaction_times=arrays.interaction_times[:i],
+            interaction_floats=arrays.interaction_floats[:i],
+            interaction_types=arrays.interaction_types[:i],
+            interaction_spans=arrays.interaction_spans[:i],
+        ),
+    )
 
 
 _ROW_FIELDS: Final = tuple(f.name for f in fields(_Rows))
@@ -212,6 +214,23 @@ def _scan_rows(raw: bytes, data: np.ndarray) -> tuple[int, _Rows] | None:
     return (day, rows) if status == _scan.OK else None
 
 
+def _repeated_ids(ids: list[str], id_text: pyarrow.StringArray, rows: _Rows) -> tuple[Any, Any]:
+    """The shipments' and interactions' customer-id columns: each id once per row of its customer.
+
+    Arrow arrays for long columns (the history build hashes their bytes instead of one Python
+    object per row), object arrays for short ones (it reads those with a dict, faster than Arrow's
+    per-call cost).
+    """
+    columns = []
+    for starts in (rows.shipment_starts, rows.interaction_starts):
+        counts = np.diff(starts)
+        if starts[-1] >= _ARROW_IDS_MIN_ROWS:
+            columns.append(id_text.take(np.repeat(np.arange(len(ids), dtype=np.int32), counts)))
+        else:
+            columns.append(np.repeat(np.array(ids, dtype=object), counts))
+    return columns[0], columns[1]
+
+
 def decode_columns(raw: bytes) -> DecodedBatch | None:
     """The request in ``raw`` as columns, or None when it is not in the plain valid form."""
     if len(raw) < MIN_CUSTOMER_BYTES:
@@ -227,7 +246,7 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
         len(rows.interaction_spans),
     )
     # text rows: ids, the profile's texts, the shipments' texts, the interactions' channel
-    text = _text(data, [rows.customer_spans, rows.shipment_spans, rows.interaction_spans])
+    text = _text(data, rows)
     text_rows: dict[tuple[str, str], int] = {}
     at = customers
     for key in _PROFILE_TEXT_COLUMNS:
@@ -240,17 +259,16 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
     # ids and the profile's texts lead the array: one conversion to Python strings for all five
     leading = text.slice(0, customers * (1 + len(_PROFILE_TEXT_COLUMNS))).to_pylist()
     ids = leading[:customers]
-    id_text = text.slice(0, customers)
-    positions = np.arange(customers, dtype=np.int32)
+    ship_ids, inter_ids = _repeated_ids(ids, text.slice(0, customers), rows)
     shipments: Columns = {
-        tables.CUSTOMER_ID: id_text.take(np.repeat(positions, np.diff(rows.shipment_starts))),
+        tables.CUSTOMER_ID: ship_ids,
         tables.SHIPMENT_DATE: rows.shipment_dates.view("datetime64[D]"),
         **{name: rows.shipment_floats[:, k] for k, name in enumerate(_scan.SHIPMENT_FLOATS)},
         **{name: text.slice(text_rows[(tables.SHIPMENTS, name)], ships) for name in _scan.SHIPMENT_TEXTS},
     }
     times = rows.interaction_times
     interactions: Columns = {
-        tables.CUSTOMER_ID: id_text.take(np.repeat(positions, np.diff(rows.interaction_starts))),
+        tables.CUSTOMER_ID: inter_ids,
         tables.TIMESTAMP: times[:, 0].view("datetime64[us]"),
         tables.INTERACTION_TYPE: _KIND_OBJECTS[rows.interaction_types],
         "score": rows.interaction_floats[:, 0],

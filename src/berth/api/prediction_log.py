@@ -14,7 +14,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +51,31 @@ class _GilYield:
         if self._clock() - self._since >= self._every_s:
             self._hand_off()
             self._since = self._clock()
+
+
+class _Foreground:
+    """Counts the large requests in progress; the writer waits for none to be left, up to a deadline."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        with self._idle:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._running -= 1
+                if self._running == 0:
+                    self._idle.notify_all()
+
+    def wait_idle(self, deadline: float) -> None:
+        """Return when no large request runs, or at ``deadline`` (``time.monotonic``)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._running == 0, timeout=max(0.0, deadline - time.monotonic()))
 
 
 @dataclass(frozen=True)
@@ -95,10 +121,13 @@ class PredictionLogWriter:
         max_pending: int = 10_000,
         batch_rows: int = 2_000,
         linger_s: float = 0.05,
+        defer_s: float = 0.5,
         on_drop: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store
         self._linger_s = linger_s
+        self._defer_s = defer_s
+        self._foreground = _Foreground()
         self._wake = threading.Event()
         self._queue: queue.Queue[PendingPredictions | None] = queue.Queue(maxsize=max_pending)
         self._batch_rows = batch_rows
@@ -124,6 +153,11 @@ class PredictionLogWriter:
             self._done(1)
             return False
         return True
+
+    def foreground(self) -> AbstractContextManager[None]:
+        """Wrap a large request's work: while one runs, the writer waits (at most ``defer_s`` per
+        batch of rows), so its hashing and inserts do not take a core from a request that uses both."""
+        return self._foreground.running()
 
     def write_now(self, pending: PendingPredictions) -> None:
         """Write predictions in the calling thread (back-pressure path)."""
@@ -178,11 +212,17 @@ class PredictionLogWriter:
 
     def _write(self, batch: list[PendingPredictions]) -> None:
         entries: list[PredictionLogEntry] = []
-        yield_gil = _GilYield()
+        deadline = time.monotonic() + self._defer_s
+        hand_off = _GilYield()
+
+        def yield_gil() -> None:  # between steps: let the event loop run, and large requests finish
+            hand_off()
+            self._foreground.wait_idle(deadline)
+
         try:
             for pending in batch:
-                entries.extend(pending.entries())
                 yield_gil()
+                entries.extend(pending.entries())
         except Exception as exc:  # a bug in hashing must not kill the writer
             log.error("prediction log entries failed", error=repr(exc))
             self._drop(sum(p.rows for p in batch))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import anyio
@@ -58,21 +59,28 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
     The body is a ``ScoreRequest``; more than ``max_batch_size`` customers is a 413.
     """
     services, model = context.services, context.model
-    raw = await request.body()
     settings = services.settings
+    large = int(request.headers.get("content-length") or 0) > settings.inline_scoring_max_bytes
     try:
-        decoded = None
-        if len(raw) <= settings.inline_scoring_max_bytes:
-            decoded = decode_batch(raw, settings.max_batch_size)
-        if decoded is not None and len(decoded.customer_ids) <= INLINE_MAX_CUSTOMERS:
-            # A few customers (one customer's history: ~14 kB) are a bounded millisecond of work:
-            # on the event loop they skip the thread hop and the two threads' contention for the GIL.
-            batch, scores = decoded, _score(model, decoded)
-        else:
-            with anyio.fail_after(settings.request_timeout_s):
-                batch, scores = await anyio.to_thread.run_sync(
-                    _decode_and_score, model, decoded or raw, settings.max_batch_size, abandon_on_cancel=True
-                )
+        # the prediction-log writer waits while a large body is read and scored (bounded: defer_s)
+        with services.writer.foreground() if large else nullcontext():
+            raw = await request.body()
+            decoded = None
+            if len(raw) <= settings.inline_scoring_max_bytes:
+                decoded = decode_batch(raw, settings.max_batch_size)
+            if decoded is not None and len(decoded.customer_ids) <= INLINE_MAX_CUSTOMERS:
+                # A few customers (one customer's history: ~14 kB) are a bounded millisecond of
+                # work: on the event loop they skip the thread hop and the threads' GIL contention.
+                batch, scores = decoded, _score(model, decoded)
+            else:
+                with anyio.fail_after(settings.request_timeout_s):
+                    batch, scores = await anyio.to_thread.run_sync(
+                        _decode_and_score,
+                        model,
+                        decoded or raw,
+                        settings.max_batch_size,
+                        abandon_on_cancel=True,
+                    )
     except TimeoutError:
         raise ProblemError(
             504, f"scoring took longer than {settings.request_timeout_s:g} s", kind="timeout"
