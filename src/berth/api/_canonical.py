@@ -1,9 +1,11 @@
 """The compiled half of :mod:`berth.api.hashing`: every customer's canonical input bytes in one pass.
 
-Written in Python, the layout took ~20 buffer updates per customer, held the GIL for ~30 ms on a
-1,000-customer batch and slowed the next request's body reception while the prediction-log writer
-ran. Here one call lays out all customers' bytes in one buffer without the GIL; hashing each
-slice then releases the GIL too (hashlib does for large buffers).
+Written in Python, the layout took ~20 buffer updates per customer and held the GIL for tens of
+milliseconds on a 1,000-customer batch while the next request was being read. Here one call lays
+out all customers' bytes in one buffer, without the GIL for a large batch (:func:`canonical`);
+hashing each slice then releases it too (hashlib does for large buffers). For a few customers
+:func:`canonical_holding_gil` keeps it: handing the GIL to the event loop and waiting to get it back
+cost one-customer throughput more than the layout itself.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ def _text_size(offsets: np.ndarray, first: int, last: int) -> int:
     return 4 * (last - first) + offsets[last] - offsets[first]
 
 
-@jit(nogil=True)
-def canonical(
+@jit()
+def _layout(
     prefix: np.ndarray,
     as_of: int,
     ship_bounds: np.ndarray,
@@ -104,3 +106,71 @@ def canonical(
             for base in text:
                 at = _put_texts(out, at, lengths, offsets, data, base + first, base + last)
     return out, bounds
+
+
+@jit(nogil=True)
+def canonical(
+    prefix: np.ndarray,
+    as_of: int,
+    ship_bounds: np.ndarray,
+    inter_bounds: np.ndarray,
+    lengths: np.ndarray,
+    offsets: np.ndarray,
+    data: np.ndarray,
+    profile_rows: np.ndarray,
+    profile_text: np.ndarray,
+    ship_fixed: np.ndarray,
+    ship_text: np.ndarray,
+    inter_fixed: np.ndarray,
+    inter_text: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_layout` without the GIL (for large batches)."""
+    return _layout(
+        prefix,
+        as_of,
+        ship_bounds,
+        inter_bounds,
+        lengths,
+        offsets,
+        data,
+        profile_rows,
+        profile_text,
+        ship_fixed,
+        ship_text,
+        inter_fixed,
+        inter_text,
+    )
+
+
+@jit()
+def canonical_holding_gil(
+    prefix: np.ndarray,
+    as_of: int,
+    ship_bounds: np.ndarray,
+    inter_bounds: np.ndarray,
+    lengths: np.ndarray,
+    offsets: np.ndarray,
+    data: np.ndarray,
+    profile_rows: np.ndarray,
+    profile_text: np.ndarray,
+    ship_fixed: np.ndarray,
+    ship_text: np.ndarray,
+    inter_fixed: np.ndarray,
+    inter_text: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_layout` holding the GIL (for a few customers)."""
+    return _layout(
+        prefix,
+        as_of,
+        ship_bounds,
+        inter_bounds,
+        lengths,
+        offsets,
+        data,
+        profile_rows,
+        profile_text,
+        ship_fixed,
+        ship_text,
+        inter_fixed,
+        inter_text,
+    )

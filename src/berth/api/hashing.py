@@ -42,6 +42,7 @@ from berth.api.schemas import InteractionType
 
 PREFIX: Final = b"berth-input-v2\x00"
 _PREFIX_BYTES: Final = np.frombuffer(PREFIX, dtype=np.uint8).copy()
+_NOGIL_MIN_CUSTOMERS: Final = 8
 _NAT: Final = np.iinfo(np.int64).min
 _KIND_INDEX: Final = {kind: index for index, kind in enumerate(get_args(InteractionType))}
 
@@ -160,7 +161,9 @@ def input_hashes(batch: DecodedBatch) -> list[str]:
         fixed.append(
             _column_bytes([_fixed(source.get(name), kind, rows[table], kinds) for name, kind in names])
         )
-    buffer, bounds = _canonical.canonical(
+    # a few customers' bytes take microseconds: handing the GIL over and back would cost more
+    layout = _canonical.canonical if n > _NOGIL_MIN_CUSTOMERS else _canonical.canonical_holding_gil
+    buffer, bounds = layout(
         _PREFIX_BYTES,
         batch.as_of.toordinal() - 719_163,  # days since 1970-01-01
         np.ascontiguousarray(ship_starts, dtype=np.int64),
