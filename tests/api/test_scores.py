@@ -534,3 +534,26 @@ def test_the_log_writer_waits_for_large_requests_until_its_deadline() -> None:
         assert times[1] - started < 0.3  # nothing running: no wait
     finally:
         writer.close()
+
+
+def test_a_large_batch_is_scored_in_two_halves_in_request_order(
+    make_api: MakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from berth.api.routes import scores
+
+    monkeypatch.setattr(scores, "PARALLEL_SCORING_MIN_CUSTOMERS", 6)
+    seen: list[list[str]] = []
+
+    class Spy(FakeScorer):
+        def score(self, tables: Any, as_of: Any) -> list[CustomerScore]:
+            seen.append(list(tables["customers"]["customer_id"]))
+            return super().score(tables, as_of)
+
+    api = make_api(scorer=Spy())
+    response = api.score(batch(9))
+    assert response.status_code == 200
+    assert sorted(seen) == [[f"C-{i}" for i in range(4)], [f"C-{i}" for i in range(4, 9)]]
+    assert [s["customer_id"] for s in response.json()["scores"]] == [f"C-{i}" for i in range(9)]
+    seen.clear()
+    assert api.score(batch(5)).status_code == 200
+    assert seen == [[f"C-{i}" for i in range(5)]]  # below the threshold: one call

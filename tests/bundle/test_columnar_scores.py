@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
+import pytest
 
 from berth.api import wire
 from berth.api.columnar import decode_columns
@@ -37,3 +39,33 @@ def test_columnar_and_struct_decoding_score_identically(trained: TrainedModel, s
     fast_one, slow_one = decode_columns(one), DecodedBatch.from_request(wire.decode(one))
     assert fast_one is not None
     assert scorer.score(fast_one.columns, as_of) == scorer.score(slow_one.columns, as_of)
+
+
+def test_a_large_batch_scored_in_two_halves_scores_as_one(
+    trained: TrainedModel, sim_data: PortData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The route scores a large batch in two halves at once; each half takes the same margin path
+    as the whole (more rows than the compiled walk's limit), so every score is the same, bit for bit."""
+    from berth.api.routes import scores
+    from berth.modeling import churn
+
+    monkeypatch.setattr(churn, "ARRAY_EVALUATOR_MAX_ROWS", 99)  # halves of 150 customers: XGBoost's path
+    monkeypatch.setattr(scores, "PARALLEL_SCORING_MIN_CUSTOMERS", 200)
+    as_of = trained.training_cutoff
+    ids = list(
+        np.random.default_rng(4).choice(sim_data.shipments["customer_id"].unique(), 300, replace=False)
+    )
+    batch = decode_columns(json.dumps(request_body(sim_data, ids, as_of)).encode())
+    assert batch is not None
+    scorer = BundleScorer(trained.bundle)
+    calls: list[int] = []
+    score = scorer.score
+
+    def spy(columns: Any, day: Any) -> Any:
+        calls.append(len(columns["customers"]["customer_id"]))
+        return score(columns, day)
+
+    monkeypatch.setattr(scorer, "score", spy)
+    halves = scores._scores(scorer, batch)
+    assert sorted(calls) == [150, 150]
+    assert halves == score(batch.columns, as_of)

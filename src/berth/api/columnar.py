@@ -17,10 +17,8 @@ field path. Both ways give the same :class:`~berth.api.convert.DecodedBatch`, va
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any, Final, get_args
 
 import numpy as np
@@ -30,6 +28,7 @@ from berth import tables
 from berth.api import _scan
 from berth.api.convert import Columns, DecodedBatch
 from berth.api.schemas import MAX_DATE, MAX_DATETIME, MIN_DATE, MIN_DATETIME, InteractionType
+from berth.api.threads import helper
 
 _EPOCH = date(1970, 1, 1)
 _EPOCH_DT = datetime(1970, 1, 1)
@@ -51,12 +50,6 @@ _LIMITS: Final = np.array(
 # releases the GIL); below it, the thread hand-off is not worth it.
 SPLIT_MIN_BYTES: Final = 1 << 20
 _CUSTOMER_START: Final = re.compile(rb'\{[ \t\n\r]*"customer_id"[ \t\n\r]*:')
-
-
-@cache
-def _helper() -> ThreadPoolExecutor:
-    """The thread that scans the second half of large bodies (one per process, started on first use)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-scan")
 
 
 _ARROW_IDS_MIN_ROWS: Final = 2_000
@@ -199,7 +192,7 @@ def _scan_rows(raw: bytes, data: np.ndarray) -> tuple[int, _Rows] | None:
     """(as_of day, rows) of the whole body, on two threads when it is large; None when declined."""
     stop = _split_point(raw) if len(raw) >= SPLIT_MIN_BYTES else 0
     if stop:
-        second = _helper().submit(_scan_stretch, data, stop, 0)
+        second = helper().submit(_scan_stretch, data, stop, 0)
         status, day, first = _scan_stretch(data, 0, stop)
         status_2, day_2, rest = second.result()
         if status == _scan.PAUSED:

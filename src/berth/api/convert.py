@@ -63,6 +63,23 @@ class DecodedBatch:
             structs=request,
         )
 
+    def split(self, at: int) -> tuple[ColumnTables, ColumnTables]:
+        """The columns of customers ``[:at]`` and ``[at:]`` (each customer's rows stay together)."""
+        bounds = {
+            tables.SHIPMENTS: int(self.shipment_starts[at]),
+            tables.INTERACTIONS: int(self.interaction_starts[at]),
+            tables.CUSTOMERS: at,
+        }
+        first = {
+            table: {name: column[: bounds[table]] for name, column in columns.items()}
+            for table, columns in self.columns.items()
+        }
+        second = {
+            table: {name: column[bounds[table] :] for name, column in columns.items()}
+            for table, columns in self.columns.items()
+        }
+        return first, second
+
     def request(self) -> ScoreRequest:
         """The request as structs (decoded again from ``raw`` when it was decoded as columns)."""
         if self.structs is not None:
