@@ -51,7 +51,7 @@ _LIMITS: Final = np.array(
 SPLIT_MIN_BYTES: Final = 1 << 20
 _CUSTOMER_START: Final = re.compile(rb'\{[ \t\n\r]*"customer_id"[ \t\n\r]*:')
 
-
+# From this many rows the shipments' or interactions' customer-id column is an Arrow array.
 _ARROW_IDS_MIN_ROWS: Final = 2_000
 
 # The smallest records the scanner can meet bound the rows a body of n bytes can hold.
