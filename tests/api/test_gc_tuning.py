@@ -1,4 +1,5 @@
-"""``berth serve`` tunes the garbage collector; embedders and tests keep CPython's defaults."""
+"""``berth serve`` tunes the garbage collector and the GIL's switch interval; embedders and tests
+keep CPython's defaults."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from berth.api.app import SERVING_GC_THRESHOLDS
+from berth.api.app import SERVING_GC_THRESHOLDS, SERVING_SWITCH_INTERVAL_S
 
 _PROBE = """
 import gc, sys
@@ -17,9 +18,14 @@ from tests.api.fakes import FakeScorer
 
 tune = sys.argv[1] == "tune"
 defaults = gc.get_threshold()
-app = create_app(Settings(database_url=sys.argv[2]), lambda: FakeScorer(), tune_gc=tune)
+app = create_app(Settings(database_url=sys.argv[2]), lambda: FakeScorer(), tune_runtime=tune)
 with TestClient(app):
-    print(gc.get_threshold() != defaults, str(gc.get_threshold()).replace(' ', ''), gc.get_freeze_count() > 0)
+    print(
+        gc.get_threshold() != defaults,
+        str(gc.get_threshold()).replace(' ', ''),
+        gc.get_freeze_count() > 0,
+        sys.getswitchinterval(),
+    )
 """
 
 
@@ -31,11 +37,11 @@ def _probe(mode: str, db_url: str) -> str:
     return result.stdout.strip().splitlines()[-1]  # after any start-up log lines
 
 
-def test_serving_process_raises_thresholds_and_freezes_startup_objects(db_url: str) -> None:
+def test_serving_process_tunes_the_collector_and_the_switch_interval(db_url: str) -> None:
     expected = str(SERVING_GC_THRESHOLDS).replace(" ", "")
-    assert _probe("tune", db_url) == f"True {expected} True"
+    assert _probe("tune", db_url) == f"True {expected} True {SERVING_SWITCH_INTERVAL_S}"
 
 
 def test_apps_built_without_tuning_leave_the_collector_alone(db_url: str) -> None:
-    changed, *_, frozen = _probe("plain", db_url).split(" ")
-    assert (changed, frozen) == ("False", "False")
+    changed, _, frozen, interval = _probe("plain", db_url).split(" ")
+    assert (changed, frozen, float(interval)) == ("False", "False", 0.005)

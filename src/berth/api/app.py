@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -95,6 +96,11 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 # everything the process holds and made decoding several times slower; request objects form no
 # reference cycles, so collecting far less often costs no memory to speak of.
 SERVING_GC_THRESHOLDS = (50_000, 20, 20)
+# CPython's GIL switch interval (5 ms by default): how long a thread that wants the GIL waits
+# before asking the holder to drop it. Every compiled step of a request (the scanner, the feature
+# kernels, the tree walk) releases the GIL; when the prediction-log writer took it meanwhile,
+# the event loop could wait up to 5 ms to get it back.
+SERVING_SWITCH_INTERVAL_S = 0.0005
 
 
 def _freeze_startup_objects() -> None:
@@ -104,12 +110,13 @@ def _freeze_startup_objects() -> None:
 
 
 def create_app(
-    settings: Settings | None = None, scorer_loader: ScorerLoader | None = None, *, tune_gc: bool = False
+    settings: Settings | None = None, scorer_loader: ScorerLoader | None = None, *, tune_runtime: bool = False
 ) -> FastAPI:
     """Build the app; the model is loaded (with ``scorer_loader``) and the store opened at start-up.
 
-    ``tune_gc`` (``berth serve``) sets :data:`SERVING_GC_THRESHOLDS` and freezes what start-up
-    created; process-wide, so tests and embedders keep the defaults.
+    ``tune_runtime`` (``berth serve``) sets :data:`SERVING_GC_THRESHOLDS`, freezes what start-up
+    created and shortens the GIL's switch interval (:data:`SERVING_SWITCH_INTERVAL_S`);
+    process-wide, so tests and embedders keep the defaults.
     """
     settings = settings if settings is not None else Settings()
     loader = scorer_loader if scorer_loader is not None else resolve_scorer_loader(settings)
@@ -143,9 +150,10 @@ def create_app(
         )
         if settings.auth_disabled:
             log.warning("API-key authentication is DISABLED (development)")
-        if tune_gc:
+        if tune_runtime:
             gc.set_threshold(*SERVING_GC_THRESHOLDS)
             _freeze_startup_objects()
+            sys.setswitchinterval(SERVING_SWITCH_INTERVAL_S)
         try:
             yield
         finally:
@@ -178,4 +186,4 @@ def create_app(
 def create_app_from_env() -> FastAPI:
     """The uvicorn factory of ``berth serve``: settings from ``BERTH_*`` environment variables."""
     settings = Settings()
-    return create_app(settings, resolve_scorer_loader(settings), tune_gc=True)
+    return create_app(settings, resolve_scorer_loader(settings), tune_runtime=True)
