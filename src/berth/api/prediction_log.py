@@ -5,7 +5,9 @@ hashes the inputs and inserts the rows in batches (one executemany per batch), s
 waits for the database. After waking up the writer lingers (``linger_s``) to collect a batch: a
 queue put with no thread waiting is nearly free, while waking the writer on every request costs
 the event loop a GIL hand-off each time. When the queue is full, ``submit`` returns False and the
-caller writes synchronously (back-pressure instead of silent loss). ``close`` drains the queue on shutdown.
+caller writes synchronously (back-pressure instead of silent loss). While a large request is read
+and scored (:meth:`PredictionLogWriter.foreground`) the writer waits between steps, at most
+``defer_s`` per batch of rows: such a request uses both cores. ``close`` drains the queue on shutdown.
 A batch that still fails after retries is logged and counted (``berth_prediction_log_dropped_total``).
 """
 
