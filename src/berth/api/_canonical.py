@@ -10,6 +10,8 @@ cost one-customer throughput more than the layout itself.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from berth._compile import jit
@@ -108,69 +110,17 @@ def _layout(
     return out, bounds
 
 
+# The two entry points: numba releases the GIL for a whole call or not at all. The arguments
+# are _layout's.
+
+
 @jit(nogil=True)
-def canonical(
-    prefix: np.ndarray,
-    as_of: int,
-    ship_bounds: np.ndarray,
-    inter_bounds: np.ndarray,
-    lengths: np.ndarray,
-    offsets: np.ndarray,
-    data: np.ndarray,
-    profile_rows: np.ndarray,
-    profile_text: np.ndarray,
-    ship_fixed: np.ndarray,
-    ship_text: np.ndarray,
-    inter_fixed: np.ndarray,
-    inter_text: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+def canonical(*args: Any) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_layout` without the GIL (for large batches)."""
-    return _layout(
-        prefix,
-        as_of,
-        ship_bounds,
-        inter_bounds,
-        lengths,
-        offsets,
-        data,
-        profile_rows,
-        profile_text,
-        ship_fixed,
-        ship_text,
-        inter_fixed,
-        inter_text,
-    )
+    return _layout(*args)
 
 
 @jit()
-def canonical_holding_gil(
-    prefix: np.ndarray,
-    as_of: int,
-    ship_bounds: np.ndarray,
-    inter_bounds: np.ndarray,
-    lengths: np.ndarray,
-    offsets: np.ndarray,
-    data: np.ndarray,
-    profile_rows: np.ndarray,
-    profile_text: np.ndarray,
-    ship_fixed: np.ndarray,
-    ship_text: np.ndarray,
-    inter_fixed: np.ndarray,
-    inter_text: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+def canonical_holding_gil(*args: Any) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_layout` holding the GIL (for a few customers)."""
-    return _layout(
-        prefix,
-        as_of,
-        ship_bounds,
-        inter_bounds,
-        lengths,
-        offsets,
-        data,
-        profile_rows,
-        profile_text,
-        ship_fixed,
-        ship_text,
-        inter_fixed,
-        inter_text,
-    )
+    return _layout(*args)

@@ -88,6 +88,24 @@ _NAT = np.iinfo(np.int64).min
 _BAD_DAY = -(1 << 40)  # a day no date can be
 _US_PER_DAY = 86_400_000_000
 
+# The scanner's output arrays, one tuple (rows: customers, customers + 1 bounds, shipments,
+# interactions; see columnar._scan_stretch for their shapes).
+OUTPUTS = (
+    "customer_spans",
+    "customer_flags",
+    "customer_since",
+    "shipment_starts",
+    "interaction_starts",
+    "shipment_dates",
+    "shipment_floats",
+    "shipment_spans",
+    "interaction_times",
+    "interaction_floats",
+    "interaction_types",
+    "interaction_spans",
+)
+Arrays = tuple[np.ndarray, ...]
+
 OK = 0
 DECLINED = -1  # not the plain valid form: decode the ordinary way
 PAUSED = 1  # stopped, as asked, at a customer's start (scan's ``stop``)
@@ -666,18 +684,7 @@ def _customer_list(
     i: int,
     stop: int,
     limits: np.ndarray,
-    customer_spans: np.ndarray,
-    customer_flags: np.ndarray,
-    customer_since: np.ndarray,
-    shipment_starts: np.ndarray,
-    interaction_starts: np.ndarray,
-    shipment_dates: np.ndarray,
-    shipment_floats: np.ndarray,
-    shipment_spans: np.ndarray,
-    interaction_times: np.ndarray,
-    interaction_floats: np.ndarray,
-    interaction_types: np.ndarray,
-    interaction_spans: np.ndarray,
+    out: Arrays,
     kinds: np.ndarray,
     kinds_at: np.ndarray,
     follow: np.ndarray,
@@ -686,6 +693,20 @@ def _customer_list(
     (a customer's ``{``) to the list's ``]`` (position: after it). With ``stop`` > 0 the list must
     reach a customer that starts exactly at ``stop``: status :data:`PAUSED`, position ``stop``;
     :data:`MISSED` when a customer starts past it."""
+    (
+        customer_spans,
+        customer_flags,
+        customer_since,
+        shipment_starts,
+        interaction_starts,
+        shipment_dates,
+        shipment_floats,
+        shipment_spans,
+        interaction_times,
+        interaction_floats,
+        interaction_types,
+        interaction_spans,
+    ) = out
     n = b.shape[0]
     low_day, high_day, low_us, high_us = limits[0], limits[1], limits[2], limits[3]
     ships = 0
@@ -795,25 +816,15 @@ def scan(
     start: int,
     stop: int,
     limits: np.ndarray,
-    customer_spans: np.ndarray,
-    customer_flags: np.ndarray,
-    customer_since: np.ndarray,
-    shipment_starts: np.ndarray,
-    interaction_starts: np.ndarray,
-    shipment_dates: np.ndarray,
-    shipment_floats: np.ndarray,
-    shipment_spans: np.ndarray,
-    interaction_times: np.ndarray,
-    interaction_floats: np.ndarray,
-    interaction_types: np.ndarray,
-    interaction_spans: np.ndarray,
+    out: Arrays,
     kinds: np.ndarray,
     kinds_at: np.ndarray,
     follow: np.ndarray,
 ) -> tuple[int, int, int, int, int]:
     """(status, as_of day, customers, shipments, interactions) of the request in ``b``.
 
-    ``limits``: [min day, max day, min µs, max µs]; ``follow``: scratch for :func:`_next_key`, one
+    ``limits``: [min day, max day, min µs, max µs]; ``out``: the output arrays, in the order of
+    :data:`OUTPUTS`; ``follow``: scratch for :func:`_next_key`, one
     row per record kind. Arrays are filled row by row; spans are
     (start, end) byte offsets of a string's content, -1 for null or absent; floats NaN for null or
     absent; ``customer_flags`` holds contract and loyalty_member. Status :data:`DECLINED` (-1): the
@@ -834,67 +845,18 @@ def scan(
         if i >= n or b[i] != 123:
             return declined
         i = _ws(b, i + 1)
-        seen_customers = False
-        more = True
     else:
-        status, i, customers, ships, inters = _customer_list(
-            b,
-            start,
-            0,
-            limits,
-            customer_spans,
-            customer_flags,
-            customer_since,
-            shipment_starts,
-            interaction_starts,
-            shipment_dates,
-            shipment_floats,
-            shipment_spans,
-            interaction_times,
-            interaction_floats,
-            interaction_types,
-            interaction_spans,
-            kinds,
-            kinds_at,
-            follow,
-        )
-        if status != OK:
-            return declined
-        seen_customers = True
-        i, more = _after_member(b, i, 125)
-        if i < 0:
-            return declined
+        i = start  # inside the customer list already
+    seen_customers = in_list = start > 0
+    more = True
     while more:
-        key, i = _key(b, i, _TOP, _TOP_AT, 0)
-        if key == 0:  # as_of
-            end, after, _, _ = _string(b, i)
-            if as_of != NO_DAY or end < 0:
-                return declined
-            as_of = _date(b, i + 1, end, limits[0], limits[1])
-            if as_of == _BAD_DAY:
-                return declined
-            i = after
-        elif key == 1:  # customers
-            if seen_customers or i >= n or b[i] != 91:
-                return declined
-            seen_customers = True
+        if in_list:
             status, i, customers, ships, inters = _customer_list(
                 b,
-                _ws(b, i + 1),
+                i,
                 stop,
                 limits,
-                customer_spans,
-                customer_flags,
-                customer_since,
-                shipment_starts,
-                interaction_starts,
-                shipment_dates,
-                shipment_floats,
-                shipment_spans,
-                interaction_times,
-                interaction_floats,
-                interaction_types,
-                interaction_spans,
+                out,
                 kinds,
                 kinds_at,
                 follow,
@@ -903,8 +865,25 @@ def scan(
                 return status, as_of, customers, ships, inters
             if status != OK or customers == 0:
                 return declined
+            in_list = False
         else:
-            return declined
+            key, i = _key(b, i, _TOP, _TOP_AT, 0)
+            if key == 0:  # as_of
+                end, after, _, _ = _string(b, i)
+                if as_of != NO_DAY or end < 0:
+                    return declined
+                as_of = _date(b, i + 1, end, limits[0], limits[1])
+                if as_of == _BAD_DAY:
+                    return declined
+                i = after
+            elif key == 1:  # customers
+                if seen_customers or i >= n or b[i] != 91:
+                    return declined
+                seen_customers = in_list = True
+                i = _ws(b, i + 1)
+                continue
+            else:
+                return declined
         i, more = _after_member(b, i, 125)
         if i < 0:
             return declined

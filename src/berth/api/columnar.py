@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow
 
 from berth import tables
-from berth.api import _scan
+from berth.api import _scan, hashing
 from berth.api.convert import Columns, DecodedBatch
 from berth.api.schemas import MAX_DATE, MAX_DATETIME, MIN_DATE, MIN_DATETIME, InteractionType
 from berth.api.threads import helper
@@ -121,18 +121,7 @@ def _scan_stretch(data: np.ndarray, start: int, stop: int) -> tuple[int, int, _R
         start,
         stop,
         _LIMITS,
-        arrays.customer_spans,
-        arrays.customer_flags,
-        arrays.customer_since,
-        arrays.shipment_starts,
-        arrays.interaction_starts,
-        arrays.shipment_dates,
-        arrays.shipment_floats,
-        arrays.shipment_spans,
-        arrays.interaction_times,
-        arrays.interaction_floats,
-        arrays.interaction_types,
-        arrays.interaction_spans,
+        tuple(getattr(arrays, name) for name in _scan.OUTPUTS),
         _KINDS,
         _KINDS_AT,
         _scan.new_follow(),
@@ -296,10 +285,13 @@ def decode_columns(raw: bytes) -> DecodedBatch | None:
 
 
 def warm_up() -> None:
-    """Compile the scanner (or load it from numba's cache) before the first request."""
-    decode_columns(
+    """Compile the scanner and the input hash's layout (or load them from numba's cache) before the
+    first request."""
+    batch = decode_columns(
         b'{"as_of":"2025-01-02","customers":[{"customer_id":"c","shipments":[{"shipment_date":"2025-01-01",'
         b'"volume":1.5,"damaged":false,"lane":"x"}],"interactions":[{"timestamp":"2025-01-01T00:00:00Z",'
         b'"type":"call","resolved_at":null,"sentiment":"neutral","score":1}],"profile":{"since":"2020-01-01",'
         b'"contract":true,"segment":"s"}}]}'
     )
+    assert batch is not None  # the body above is in the plain valid form
+    hashing.warm_up(batch)

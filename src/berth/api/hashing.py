@@ -134,6 +134,24 @@ def _column_bytes(columns: list[np.ndarray]) -> np.ndarray:
 def input_hashes(batch: DecodedBatch) -> list[str]:
     """Hex SHA-256 of each customer's canonical input bytes (module doc), in request order."""
     n = len(batch.customer_ids)
+    # a few customers' bytes take microseconds: handing the GIL over and back would cost more
+    layout = _canonical.canonical if n > _NOGIL_MIN_CUSTOMERS else _canonical.canonical_holding_gil
+    buffer, bounds = layout(*_layout_arguments(batch))
+    view = buffer.data
+    at = bounds.tolist()
+    return [hashlib.sha256(view[at[i] : at[i + 1]]).hexdigest() for i in range(n)]
+
+
+def warm_up(batch: DecodedBatch) -> None:
+    """Compile both layout entry points (or load them from numba's cache) before the first request."""
+    arguments = _layout_arguments(batch)
+    _canonical.canonical(*arguments)
+    _canonical.canonical_holding_gil(*arguments)
+
+
+def _layout_arguments(batch: DecodedBatch) -> tuple[Any, ...]:
+    """The arguments of :func:`berth.api._canonical._layout` for the batch."""
+    n = len(batch.customer_ids)
     ship_starts, inter_starts = batch.shipment_starts, batch.interaction_starts
     rows = {
         tables.CUSTOMERS: n,
@@ -161,9 +179,7 @@ def input_hashes(batch: DecodedBatch) -> list[str]:
         fixed.append(
             _column_bytes([_fixed(source.get(name), kind, rows[table], kinds) for name, kind in names])
         )
-    # a few customers' bytes take microseconds: handing the GIL over and back would cost more
-    layout = _canonical.canonical if n > _NOGIL_MIN_CUSTOMERS else _canonical.canonical_holding_gil
-    buffer, bounds = layout(
+    return (
         _PREFIX_BYTES,
         batch.as_of.toordinal() - 719_163,  # days since 1970-01-01
         np.ascontiguousarray(ship_starts, dtype=np.int64),
@@ -178,6 +194,3 @@ def input_hashes(batch: DecodedBatch) -> list[str]:
         fixed[1],
         np.array([text_at[(tables.INTERACTIONS, name)] for name in _INTERACTION_TEXT], dtype=np.int64),
     )
-    view = buffer.data
-    at = bounds.tolist()
-    return [hashlib.sha256(view[at[i] : at[i + 1]]).hexdigest() for i in range(n)]
