@@ -5,7 +5,8 @@ interaction and then reading every field back out into columns was most of the r
 every value passed through a Python object twice. :func:`decode_columns` runs the compiled scanner
 (:mod:`berth.api._scan`) over the bytes, which writes each value into its column directly and
 checks the contract's types and ranges on the way; text columns become Arrow string arrays built
-from the scanner's byte spans.
+from the scanner's byte spans. A large body is scanned by two threads, split at a customer near
+its middle (:func:`_scan_rows`); the scanner releases the GIL.
 
 The scanner only recognises the plain valid form of a request. For anything else it declines
 (``None`` here) and the caller decodes the body the ordinary way (msgspec, then pydantic to word

@@ -3,9 +3,10 @@
 The hash is taken over the decoded values, not over JSON text, so the same inputs give the same
 hash however the client wrote them (key order, whitespace, ``10`` or ``10.0``, zoned or UTC
 date-times, an explicit null or an absent field, a sentiment word or its number). It is computed
-from a :class:`~berth.api.convert.DecodedBatch`'s columns, whichever way the body was decoded,
-in a few buffer updates per customer: encoding every customer again as canonical JSON held the
-GIL for ~60 ms on a 1,000-customer batch.
+from a :class:`~berth.api.convert.DecodedBatch`'s columns, whichever way the body was decoded:
+one compiled pass (:mod:`berth.api._canonical`) lays out every customer's bytes, then each is
+hashed. Encoding every customer again as canonical JSON held the GIL for ~60 ms on a
+1,000-customer batch.
 
 Canonical bytes of one customer (integers and floats little-endian; a float is its IEEE bits)::
 
