@@ -8,10 +8,12 @@ waits on it, so requests that share it queue behind each other and cannot deadlo
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from typing import Final
+
+# Created with the module (no race between two first users); its thread starts on the first submit.
+_HELPER: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-helper")
 
 
-@cache
 def helper() -> ThreadPoolExecutor:
     """The helper thread's executor."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-helper")
+    return _HELPER
