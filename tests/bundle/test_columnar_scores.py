@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pyarrow
 import pytest
 
 from berth.api import wire
@@ -69,3 +70,27 @@ def test_a_large_batch_scored_in_two_halves_scores_as_one(
     halves = scores._scores(scorer, batch)
     assert sorted(calls) == [150, 150]
     assert halves == score(batch.columns, as_of)
+
+
+def test_short_arrow_text_columns_score_as_lists(trained: TrainedModel, sim_data: PortData) -> None:
+    """The Scorer contract allows Arrow string arrays for any text column, customer ids included;
+    short ones take the history build's dict paths (below the Arrow factorising threshold)."""
+    as_of = trained.training_cutoff
+    ids = list(np.random.default_rng(5).choice(sim_data.shipments["customer_id"].unique(), 3, replace=False))
+    batch = DecodedBatch.from_request(wire.decode(json.dumps(request_body(sim_data, ids, as_of)).encode()))
+    flags = {"contract", "loyalty_member"}  # yes/no, not text
+    as_arrow = {
+        table: {
+            name: pyarrow.array(list(column), type=pyarrow.string())
+            if name not in flags and (not isinstance(column, np.ndarray) or column.dtype == object)
+            else column
+            for name, column in columns.items()
+        }
+        for table, columns in batch.columns.items()
+    }
+    for table, name in [("shipments", "lane"), ("interactions", "type"), ("customers", "segment")]:
+        assert isinstance(as_arrow[table][name], pyarrow.Array)
+    assert isinstance(as_arrow["interactions"]["customer_id"], pyarrow.Array)
+    assert len(as_arrow["interactions"]["customer_id"]) < 2_000
+    scorer = BundleScorer(trained.bundle)
+    assert scorer.score(as_arrow, as_of) == scorer.score(batch.columns, as_of)

@@ -434,10 +434,7 @@ class HistoryArrays:
         profile_cols = columns.get(t.CUSTOMERS) or {}
         positions = _codes_among(uniques, profile_cols.get(t.CUSTOMER_ID, ()))
         profile, categories = _profile_from_arrays(
-            {
-                k: v if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)
-                for k, v in profile_cols.items()
-            },
+            {k: _object_array(v) for k, v in profile_cols.items()},
             positions,
             len(uniques),
         )
@@ -450,6 +447,13 @@ class HistoryArrays:
             profile_categories=categories,
             interaction_rows=len(inter.get(t.CUSTOMER_ID, ())) if inter is not None else 0,
         )
+
+
+def _object_array(values: PlainColumn) -> np.ndarray:
+    """A profile column as a NumPy array (an Arrow column's values as Python objects)."""
+    if isinstance(values, np.ndarray):
+        return values
+    return np.asarray(values.to_pylist() if isinstance(values, pyarrow.Array) else list(values), dtype=object)
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
