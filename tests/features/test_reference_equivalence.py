@@ -588,14 +588,14 @@ def test_zoned_timestamps_in_plain_columns_count_in_utc() -> None:
 
 def test_profile_text_keeps_true_and_one_apart_in_small_and_large_books() -> None:
     """Mixed-type profile values map by their text whatever the book size (train/serve parity)."""
-    from berth.features._history import _FACTORIZE_MIN_VALUES, _map_values
+    from berth.features._history import FACTORIZE_MIN_VALUES, _map_values
 
     def lower(v: object) -> str:
         return str(v).lower()
 
     values = np.array([True, 1, 1.0, None, "Yes"], dtype=object)
     small = _map_values(values, lower, None, object)
-    large = _map_values(np.tile(values, _FACTORIZE_MIN_VALUES), lower, None, object)
+    large = _map_values(np.tile(values, FACTORIZE_MIN_VALUES), lower, None, object)
     assert small.tolist() == ["true", "1", "1.0", None, "yes"]
     assert large[: values.shape[0]].tolist() == small.tolist()
 
@@ -705,9 +705,9 @@ def test_a_huge_amount_of_one_customer_leaves_the_others_sums_exact() -> None:
 def test_large_plain_columns_factorise_as_pandas_and_small_ones_do(values: list[Any]) -> None:
     """Above the dict's size, levels and codes are Arrow's for text and pandas' otherwise: the same
     as ``pd.factorize`` (and, without NaN, as the dict's), and positions as ``Index.get_indexer``."""
-    from berth.features._history import _FACTORIZE_MIN_VALUES, _codes_among, _levels
+    from berth.features._history import FACTORIZE_MIN_VALUES, _codes_among, _levels
 
-    large = values * (_FACTORIZE_MIN_VALUES // len(values) + 1)
+    large = values * (FACTORIZE_MIN_VALUES // len(values) + 1)
     codes, levels = _levels(large)
     expected_codes, expected_levels = pd.factorize(np.asarray(large, dtype=object))
     assert levels == list(expected_levels)

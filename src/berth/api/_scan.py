@@ -89,7 +89,8 @@ _BAD_DAY = -(1 << 40)  # a day no date can be
 _US_PER_DAY = 86_400_000_000
 
 # The scanner's output arrays, one tuple (rows: customers, customers + 1 bounds, shipments,
-# interactions; see columnar._scan_stretch for their shapes).
+# interactions; see columnar._scan_stretch for their shapes). The caller writes the last bound
+# (the shipments and interactions scanned), which a paused scan cannot know to be the last.
 OUTPUTS = (
     "customer_spans",
     "customer_flags",
@@ -805,8 +806,6 @@ def _customer_list(
         i, in_list = _after_member(b, i, 93)
         if i < 0:
             return DECLINED, i, 0, 0, 0
-    shipment_starts[customers] = ships
-    interaction_starts[customers] = inters
     return OK, i, customers, ships, inters
 
 

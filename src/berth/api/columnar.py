@@ -30,6 +30,7 @@ from berth.api import _scan, hashing
 from berth.api.convert import Columns, DecodedBatch
 from berth.api.schemas import MAX_DATE, MAX_DATETIME, MIN_DATE, MIN_DATETIME, InteractionType
 from berth.api.threads import helper
+from berth.features._history import FACTORIZE_MIN_VALUES
 
 _EPOCH = date(1970, 1, 1)
 _EPOCH_DT = datetime(1970, 1, 1)
@@ -51,9 +52,6 @@ _LIMITS: Final = np.array(
 # releases the GIL); below it, the thread hand-off is not worth it.
 SPLIT_MIN_BYTES: Final = 1 << 20
 _CUSTOMER_START: Final = re.compile(rb'\{[ \t\n\r]*"customer_id"[ \t\n\r]*:')
-
-# From this many rows the shipments' or interactions' customer-id column is an Arrow array.
-_ARROW_IDS_MIN_ROWS: Final = 2_000
 
 # The smallest records the scanner can meet bound the rows a body of n bytes can hold.
 MIN_CUSTOMER_BYTES: Final = 60  # {"customer_id":"x","shipments":[{"shipment_date":"2025-01-01"}]}: 62
@@ -127,7 +125,7 @@ def _scan_stretch(data: np.ndarray, start: int, stop: int) -> tuple[int, int, _R
         _KINDS_AT,
         _scan.new_follow(),
     )
-    arrays.shipment_starts[customers] = ships  # a paused scan has not closed its list
+    arrays.shipment_starts[customers] = ships  # closes the row bounds (a paused scan's too)
     arrays.interaction_starts[customers] = inters
     c, r, i = customers, ships, inters
     return (
@@ -207,7 +205,7 @@ def _repeated_ids(ids: list[str], id_text: pyarrow.StringArray, rows: _Rows) -> 
     columns = []
     for starts in (rows.shipment_starts, rows.interaction_starts):
         counts = np.diff(starts)
-        if starts[-1] >= _ARROW_IDS_MIN_ROWS:
+        if starts[-1] >= FACTORIZE_MIN_VALUES:  # where the history build turns to Arrow
             columns.append(id_text.take(np.repeat(np.arange(len(ids), dtype=np.int32), counts)))
         else:
             columns.append(np.repeat(np.array(ids, dtype=object), counts))

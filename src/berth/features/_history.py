@@ -458,7 +458,7 @@ def _object_array(values: PlainColumn) -> np.ndarray:
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # Below this many values a dict beats pandas' hash table (whose per-call cost is ~15 µs).
-_FACTORIZE_MIN_VALUES = 2_000
+FACTORIZE_MIN_VALUES = 2_000
 
 
 # numpy converts Python dates one by one through its datetime machinery (~2 µs each); ordinals and
@@ -573,15 +573,15 @@ def _arrow_codes(indices: pyarrow.Array) -> np.ndarray:
 def _levels(values: pd.Series | PlainColumn) -> tuple[np.ndarray, list[Any]]:
     """Codes of the distinct values in order of first appearance (-1 for None) and those values.
 
-    ``pd.factorize`` for a pandas column or a long list; below :data:`_FACTORIZE_MIN_VALUES`
+    ``pd.factorize`` for a pandas column or a long list; below :data:`FACTORIZE_MIN_VALUES`
     plain values, a dict, which costs less than pandas' call overhead.
     """
     if isinstance(values, pd.Series):
         codes, uniques = _factorize(values)
         return codes, list(uniques)
-    if isinstance(values, pyarrow.Array) and len(values) < _FACTORIZE_MIN_VALUES:
+    if isinstance(values, pyarrow.Array) and len(values) < FACTORIZE_MIN_VALUES:
         return _levels(values.to_pylist())  # the dict path below, as for plain values
-    if len(values) >= _FACTORIZE_MIN_VALUES:
+    if len(values) >= FACTORIZE_MIN_VALUES:
         text = _arrow_text(values)
         if text is not None:
             encoded = text.dictionary_encode()
@@ -595,7 +595,7 @@ def _levels(values: pd.Series | PlainColumn) -> tuple[np.ndarray, list[Any]]:
 
 def _codes_among(uniques: list[Any], values: PlainColumn) -> np.ndarray:
     """Position of each value in ``uniques`` (distinct values), -1 when absent."""
-    if len(values) >= _FACTORIZE_MIN_VALUES:
+    if len(values) >= FACTORIZE_MIN_VALUES:
         text, known = _arrow_text(values), _arrow_text(uniques)
         if text is not None and known is not None:
             return _arrow_codes(pyarrow.compute.index_in(text, value_set=known))
@@ -617,9 +617,9 @@ def _map_levels(
 def _column_categories(values: pd.Series | PlainColumn) -> np.ndarray:
     """Integer codes of the distinct values in order of appearance, NaN for None (float32: exact
     below 2**24 levels, half the memory of float64)."""
-    if isinstance(values, pyarrow.Array) and len(values) < _FACTORIZE_MIN_VALUES:
+    if isinstance(values, pyarrow.Array) and len(values) < FACTORIZE_MIN_VALUES:
         return _column_categories(values.to_pylist())
-    if not isinstance(values, pd.Series) and len(values) < _FACTORIZE_MIN_VALUES:
+    if not isinstance(values, pd.Series) and len(values) < FACTORIZE_MIN_VALUES:
         found: dict[Any, int] = {}
         return np.array(
             [np.nan if v is None else found.setdefault(v, len(found)) for v in values], dtype=np.float32
