@@ -36,6 +36,7 @@ from berth.features._spec import GROUP_LABELS
 from berth.modeling import btyd, trees
 from berth.modeling.btyd import BGNBDParams
 from berth.modeling.churn import ChurnClassifier
+from berth.modeling.tiers import TierClassifier, TierRule, movement_probabilities, tier_current
 from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
 from berth.tables import CUSTOMER_ID, PortData
 
@@ -78,6 +79,8 @@ class ModelBundle:
     partial_churn: ChurnClassifier | None
     content_hash: str = ""
     risk_bands: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RISK_BANDS))
+    tier_rule: TierRule | None = None
+    tier_model: TierClassifier | None = None
 
     @property
     def model_kind(self) -> str:
@@ -94,6 +97,8 @@ class ModelBundle:
             "feature_spec.json": self.spec.to_dict(),
             "btyd.json": self.btyd_params.to_dict() if self.btyd_params else None,
             "risk_bands.json": dict(self.risk_bands),
+            "tier_rule.json": self.tier_rule.to_dict() if self.tier_rule else None,
+            "tier_model.json": self.tier_model.save(folder) if self.tier_model else None,
         }
         for name, model in (("churn", self.churn), ("partial_churn", self.partial_churn)):
             if model is not None:
@@ -122,6 +127,8 @@ class ModelBundle:
                 if booster.exists()
                 else None
             )
+        optional = lambda name: read(name) if (folder / name).exists() else None  # noqa: E731
+        tier_rule, tier_model = optional("tier_rule.json"), optional("tier_model.json")
         return cls(
             metadata=metadata,
             spec=spec,
@@ -130,7 +137,13 @@ class ModelBundle:
             partial_churn=models["partial_churn"],
             content_hash=_content_hash(digests),
             risk_bands=read("risk_bands.json"),
+            tier_rule=TierRule.from_dict(tier_rule) if tier_rule else None,
+            tier_model=TierClassifier.load(folder, tier_model) if tier_model else None,
         )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _sha256(path: Path) -> str:
@@ -178,6 +191,15 @@ class ScoredHistory:
     partial_churn_probability: np.ndarray
     eligible: np.ndarray
     contributions: np.ndarray | None  # (n, n_features + 1) path attributions of the churn booster
+    tier_current: np.ndarray | None = None  # int8 tier codes (0 = lapsed), the bundle's tier rule
+    tier_probabilities: np.ndarray | None = None  # (n, tiers) next-period tier probabilities
+
+    def tier_movement(self) -> tuple[np.ndarray, np.ndarray]:
+        """(p_downgrade, p_upgrade) against the current tier; NaN without a tier model."""
+        if self.tier_probabilities is None or self.tier_current is None:
+            nan = np.full(self.customer_ids.shape[0], np.nan)
+            return nan, nan.copy()
+        return movement_probabilities(self.tier_probabilities, self.tier_current.astype(np.int64))
 
 
 @jit(nogil=True, boundscheck=False)
@@ -286,13 +308,45 @@ class BundleScorer:
             else np.full(codes.shape[0], np.nan)
         )
         partial = np.maximum(partial, churn)  # a full stop is also a partial one
+        current, tiers = self._tiers(history, codes, day, matrix.values, eligible, churn)
         return ScoredHistory(
             customer_ids=history.customer_ids[codes],
             churn_probability=churn,
             partial_churn_probability=partial,
             eligible=eligible,
             contributions=contributions,
+            tier_current=current,
+            tier_probabilities=tiers,
         )
+
+    def _tiers(
+        self,
+        history: HistoryArrays,
+        codes: np.ndarray,
+        day: int,
+        values: np.ndarray,
+        eligible: np.ndarray,
+        churn: np.ndarray,
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Current tier codes and next-period tier probabilities (None without a rule / model).
+
+        Customers outside the lookback window were never seen by the tier model: they stay lapsed
+        with the churn probability and otherwise return to the lowest tier.
+        """
+        rule, model = self.bundle.tier_rule, self.bundle.tier_model
+        if rule is None:
+            return None, None
+        current = tier_current(history, codes, day, rule)
+        if model is None or not codes.shape[0]:
+            return current, None
+        probabilities = model.predict_proba(values)
+        if not eligible.all():
+            dormant = ~eligible
+            p_lapsed = np.clip(np.nan_to_num(churn[dormant], nan=1.0), 0.0, 1.0)
+            probabilities[dormant] = 0.0
+            probabilities[dormant, 0] = p_lapsed
+            probabilities[dormant, 1] = 1.0 - p_lapsed
+        return current, probabilities
 
     def _btyd_probability(self, values: np.ndarray) -> np.ndarray:
         names = self.bundle.spec.feature_names
@@ -325,6 +379,7 @@ class BundleScorer:
         history = HistoryArrays.from_columns(tables)
         scored = self.score_history(history, as_of, with_drivers=True)
         drivers = self.drivers(scored.contributions) if scored.contributions is not None else None
+        tiers = self.tier_columns(scored)
         results = []
         for i, customer_id in enumerate(scored.customer_ids):
             probability = float(scored.churn_probability[i])
@@ -341,9 +396,43 @@ class BundleScorer:
                     if scored.eligible[i]
                     else f"no shipment in the last {self.bundle.spec.lookback_days} days: "
                     "probability from the BG/NBD model",
+                    tier_current=tiers["tier_current"][i],
+                    tier_expected=tiers["tier_expected"][i],
+                    tier_probabilities=tiers["tier_probabilities"][i],
+                    p_downgrade=_finite_or_none(tiers["p_downgrade"][i]),
+                    p_upgrade=_finite_or_none(tiers["p_upgrade"][i]),
                 )
             )
         return results
+
+    def tier_columns(self, scored: ScoredHistory, *, as_json: bool = False) -> dict[str, list[Any]]:
+        """Per customer: tier_current, tier_expected, tier_probabilities (a mapping, or JSON text
+        for a flat file), p_downgrade and p_upgrade; None where the bundle has no tier rule/model."""
+        n = scored.customer_ids.shape[0]
+        rule = self.bundle.tier_rule
+        labels = rule.labels if rule is not None else ()
+        current = (
+            [labels[c] for c in scored.tier_current.tolist()]
+            if scored.tier_current is not None
+            else [None] * n
+        )
+        down, up = scored.tier_movement()
+        if scored.tier_probabilities is None:
+            expected: list[Any] = [None] * n
+            probabilities: list[Any] = [None] * n
+        else:
+            rounded = np.round(scored.tier_probabilities, 6).tolist()
+            expected = [labels[j] for j in scored.tier_probabilities.argmax(axis=1).tolist()]
+            probabilities = [dict(zip(labels, row, strict=True)) for row in rounded]
+            if as_json:
+                probabilities = [json.dumps(p) for p in probabilities]
+        return {
+            "tier_current": current,
+            "tier_expected": expected,
+            "tier_probabilities": probabilities,
+            "p_downgrade": down.tolist(),
+            "p_upgrade": up.tolist(),
+        }
 
     def score_frame(self, data: PortData, as_of: date, *, eligible_only: bool = True) -> pd.DataFrame:
         """Batch scores as a DataFrame (``berth score``): one row per (eligible) customer."""
@@ -358,6 +447,7 @@ class BundleScorer:
                 "partial_churn_probability": scored.partial_churn_probability,
                 "risk_band": [risk_band(float(p), self.bundle.risk_bands) for p in probability],
                 "eligible": scored.eligible,
+                **self.tier_columns(scored, as_json=True),
                 "model_name": self._info.name,
                 "model_version": self._info.version,
             }

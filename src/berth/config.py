@@ -7,11 +7,12 @@ never passes silently.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from berth.errors import ConfigError
 
@@ -119,6 +120,59 @@ class ModelConfig(StrictModel):
     params: dict[str, float | int | str] = Field(default_factory=dict)
 
 
+class PointsConfig(StrictModel):
+    """A port programme's points: per unit of volume, plus per survey point the customer gave."""
+
+    per_volume_unit: float = Field(default=1.0, ge=0)
+    per_survey_point: float = Field(
+        default=0.0, ge=0, description="Points per survey score point received in the period."
+    )
+
+
+class TierConfig(StrictModel):
+    """How tiers are defined and modelled (``tiers:`` in configs/train.yaml)."""
+
+    measure: Literal["auto", "revenue", "volume", "shipments", "points"] = Field(
+        default="auto",
+        description="auto: revenue when the data has it, else volume, else shipment count.",
+    )
+    names: tuple[str, ...] = Field(
+        default=("bronze", "silver", "gold", "platinum"), description="Tiers, lowest first."
+    )
+    method: Literal["quantile", "absolute"] = "quantile"
+    quantiles: tuple[float, ...] = Field(
+        default=(0.5, 0.8, 0.95),
+        description="Lower edge of each tier above the first, as a quantile of the measure among "
+        "customers who shipped in the period (default: top 5% platinum, next 15% gold, next 30% "
+        "silver, the rest bronze).",
+    )
+    thresholds: tuple[float, ...] | None = Field(
+        default=None, description="Absolute lower edges (method: absolute), same count as quantiles."
+    )
+    points: PointsConfig = Field(default_factory=PointsConfig)
+    model: Literal["auto", "softprob", "cumulative"] = "auto"
+    max_training_rows: int = Field(
+        default=300_000, ge=1_000, description="Training rows sampled for the tier boosters."
+    )
+
+    @model_validator(mode="after")
+    def _edges_match_names(self) -> TierConfig:
+        if len(self.names) < 2 or "lapsed" in self.names or len(set(self.names)) != len(self.names):
+            raise ValueError("names: at least two distinct tiers, none called 'lapsed'")
+        edges = self.thresholds if self.method == "absolute" else self.quantiles
+        if edges is None:
+            raise ValueError("thresholds: required when method is absolute")
+        if len(edges) != len(self.names) - 1:
+            raise ValueError(
+                f"need {len(self.names) - 1} edges for {len(self.names)} tiers, got {len(edges)}"
+            )
+        if any(b <= a for a, b in pairwise(edges)):
+            raise ValueError("edges must increase")
+        if self.method == "quantile" and not all(0 < q < 1 for q in edges):
+            raise ValueError("quantiles must lie in (0, 1)")
+        return self
+
+
 class TrainConfig(StrictModel):
     """Everything ``berth train`` needs besides the data folder."""
 
@@ -145,6 +199,7 @@ class TrainConfig(StrictModel):
         default_factory=lambda: {"medium": 0.15, "high": 0.35, "critical": 0.6}
     )
     data: DataConfig = Field(default_factory=DataConfig)
+    tiers: TierConfig = Field(default_factory=TierConfig)
 
 
 def load_train_config(path: Path | None) -> TrainConfig:

@@ -45,6 +45,11 @@ class CustomerScore:
     drivers: tuple[Driver, ...] = field(default=())
     eligible: bool = True
     note: str | None = None
+    tier_current: str | None = None
+    tier_expected: str | None = None
+    tier_probabilities: Mapping[str, float] | None = None
+    p_downgrade: float | None = None
+    p_upgrade: float | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from berth.labels import Snapshots, build_snapshots, snapshot_cutoffs
 from berth.modeling import baselines
 from berth.modeling.churn import ChurnClassifier, fit_churn_classifier
 from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, PortData
+from berth.tier_training import TierRun, plot_tier_matrices, train_tiers
 
 log = get_logger(__name__)
 _IMPORTANCE_SAMPLE = 2_000
@@ -68,6 +69,7 @@ class TrainedModel:
     # The arrays the run was trained on (data up to the training cutoff), kept for the champion
     # comparison and for mapping validation rows to customer ids; never serialised.
     history: HistoryArrays | None = field(default=None, repr=False)
+    tiers: TierRun | None = None
 
     def validation_frame(self) -> pd.DataFrame:
         """Validation rows: ``customer_id, cutoff, label`` and the model's ``churn_probability``."""
@@ -216,6 +218,21 @@ def train_churn_model(
         log.warning("btyd_fallback", reason=reason)
         model_kind = "btyd"
 
+    held_out = split.calibration or split.validation
+    tiers = train_tiers(
+        history,
+        parts,
+        held_out[0] if held_out else end_day,
+        horizon,
+        config.tiers,
+        fit_model=reason is None,
+        params=config.model.params,
+        num_boost_round=config.model.num_boost_round,
+        early_stopping_rounds=config.model.early_stopping_rounds,
+        seed=config.seed,
+    )
+    notes.extend(tiers.notes)
+
     metrics: dict[str, dict[str, float]] = {}
     validation = parts.get("validation")
     validation_probability = None
@@ -235,6 +252,7 @@ def train_churn_model(
             )
     else:
         notes.append("no labelled validation cutoff: metrics unavailable")
+    metrics.update(tiers.metrics)
 
     headline = metrics.get("model", {})
     bundle = ModelBundle(
@@ -248,6 +266,7 @@ def train_churn_model(
             "partial_churn_share": config.partial_churn_share,
             "validation_metrics": {k: v for k, v in headline.items() if np.isfinite(v)},
             "validation_cutoffs": [day_to_date(c).isoformat() for c in split.validation],
+            "tier_metrics": {k: v for k, v in tiers.metrics.get("tier_model", {}).items() if np.isfinite(v)},
             "notes": notes,
             "libraries": library_versions(),
         },
@@ -256,6 +275,8 @@ def train_churn_model(
         churn=churn_model,
         partial_churn=partial_model,
         risk_bands=config.risk_bands,
+        tier_rule=tiers.rule,
+        tier_model=tiers.model,
     )
     result = TrainedModel(
         bundle=bundle,
@@ -269,6 +290,7 @@ def train_churn_model(
         validation_probability=validation_probability,
         feature_importance=importance,
         history=history,
+        tiers=tiers,
     )
     if artifacts_dir is not None and validation is not None and validation_probability is not None:
         result.plots = _plots(result, artifacts_dir, parts, config)
@@ -333,6 +355,8 @@ def _plots(
         "calibration": plot_calibration(y, result.validation_probability, folder / "calibration.png"),
         "gains": plot_gains(y, result.validation_probability, folder / "gains.png"),
     }
+    if result.tiers is not None:
+        plots.update(plot_tier_matrices(result.tiers, folder))
     if result.feature_importance:
         names = list(result.feature_importance)
         plots["importance"] = plot_importance(
