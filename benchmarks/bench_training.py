@@ -85,6 +85,9 @@ def run_one(folder: Path, threads: int) -> dict[str, object]:
         "oracle": oracle,
         "metrics": {k: {m: round(v, 4) for m, v in vals.items()} for k, vals in trained.metrics.items()},
         "oracle_rows_matched": f"{len(merged)}/{len(frame)}",
+        "seconds": trained.seconds,
+        "value_choice": str(trained.bundle.metadata.get("value_model", {}).get("choice", "")),
+        "tier_notes": [n for n in trained.notes if n.startswith("tier")],
     }
 
 
@@ -126,8 +129,30 @@ def main() -> None:
         print(f"{'':22}{'ROC AUC':>9}{'Brier':>9}")
         print(f"{'oracle':22}{result['oracle']['roc_auc']:>9.4f}{result['oracle']['brier']:>9.4f}")
         for name, values in result["metrics"].items():
-            print(f"{name:22}{values['roc_auc']:>9.4f}{values['brier']:>9.4f}")
+            if "roc_auc" in values:
+                print(f"{name:22}{values['roc_auc']:>9.4f}{values['brier']:>9.4f}")
         print(f"(oracle computed on {result['oracle_rows_matched']} validation rows)")
+        print("seconds by part: " + ", ".join(f"{k} {v}" for k, v in result["seconds"].items()))
+        print("; ".join(result["tier_notes"]))
+        print(f"{'tiers (validation)':26}{'macro F1':>9}{'acc':>8}{'within 1':>9}{'log loss':>9}{'RPS':>8}")
+        for name, values in result["metrics"].items():
+            if name.startswith("tier_"):
+                print(
+                    f"{name:26}{values['macro_f1']:>9.4f}{values['accuracy']:>8.4f}"
+                    f"{values['within_one_accuracy']:>9.4f}{values['log_loss']:>9.4f}{values['rps']:>8.4f}"
+                )
+        print(f"value: {result['value_choice']}")
+        print(
+            f"{'value (holdout)':20}{'ship MAE':>10}{'ship corr':>10}{'ship agg':>9}"
+            f"{'rev MAE':>12}{'rev corr':>9}{'rev agg':>9}"
+        )
+        for name, v in result["metrics"].items():
+            if name.startswith("value_"):
+                print(
+                    f"{name:20}{v['shipments_mae']:>10.3f}{v['shipments_correlation']:>10.3f}"
+                    f"{v['shipments_aggregate_error']:>+9.1%}{v['revenue_mae']:>12.4g}"
+                    f"{v['revenue_correlation']:>9.3f}{v['revenue_aggregate_error']:>+9.1%}"
+                )
 
 
 if __name__ == "__main__":

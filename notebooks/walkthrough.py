@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -86,3 +88,33 @@ pd.Series({k: v for k, v in run.data.metrics.items() if k.startswith("model.")})
 
 # %%
 print("Open the UI with:  mlflow ui --backend-store-uri", tracking_uri())
+
+# %% [markdown]
+# ## 5. Beyond churn: tiers, customer value and the taxonomy
+#
+# The same run trained a next-period loyalty-tier model (against "tier stays the same"), checked
+# BG/NBD and Pareto/NBD on a held-out year and fitted the taxonomy's reference. Every score carries
+# their outputs (docs/loyalty.md explains each one, with the Chinese terms).
+
+# %%
+print("\n".join(n for n in trained.notes if n.startswith(("tier", "value"))))
+metrics_table({k: v for k, v in trained.metrics.items() if k.startswith(("tier_", "value_"))}).round(3).T
+
+# %%
+from berth.bundle import BundleScorer
+
+scores = BundleScorer(trained.bundle).score_frame(data, trained.training_cutoff)
+columns = ["customer_id", "churn_probability", "tier_current", "tier_expected", "p_downgrade", "clv"]
+columns += ["activity_state", "loyalty_form", "abc_class", "relationship_level", "upgrade_stage"]
+scores[columns].head(10)
+
+# %%
+# Who to fight for first: valuable customers likely to lose their tier.
+at_risk = scores[(scores["p_downgrade"] > 0.5) & (scores["abc_class"] == "A")]
+print(f"{len(at_risk)} A-class customers are more likely than not to be downgraded next period")
+pd.crosstab(scores["activity_state"], scores["tier_current"])
+
+# %%
+from berth.i18n import label
+
+print([label("activity_state", state, "zh") for state in ("active", "dozing", "half_asleep", "dormant")])

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from berth._compile import jit
+from berth.customer_value import ValueModel, ValuePrediction, predict_value
 from berth.errors import BundleIntegrityError
 from berth.features import (
     FeatureSpec,
@@ -34,17 +35,20 @@ from berth.features import (
 )
 from berth.features._spec import GROUP_LABELS
 from berth.modeling import btyd, trees
+from berth.modeling import value as value_models
 from berth.modeling.btyd import BGNBDParams
 from berth.modeling.churn import ChurnClassifier
 from berth.modeling.tiers import TierClassifier, TierRule, movement_probabilities, tier_current
 from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
 from berth.tables import CUSTOMER_ID, PortData
+from berth.taxonomy import LABEL_COLUMNS, TaxonomyConfig, TaxonomyReference, classify_customers
 
 BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
 _ALLOWED_SUFFIXES = {".json", ".ubj"}
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 DEFAULT_RISK_BANDS = {"medium": 0.15, "high": 0.35, "critical": 0.6}
+VALUE_FIELDS = ("expected_shipments", "expected_revenue", "clv", "p_alive")
 TRACKED_LIBRARIES = ("berth", "numpy", "pandas", "scikit-learn", "scipy", "xgboost", "mlflow")
 
 
@@ -81,6 +85,8 @@ class ModelBundle:
     risk_bands: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RISK_BANDS))
     tier_rule: TierRule | None = None
     tier_model: TierClassifier | None = None
+    value_model: ValueModel | None = None
+    taxonomy: tuple[TaxonomyConfig, TaxonomyReference] | None = None
 
     @property
     def model_kind(self) -> str:
@@ -99,6 +105,13 @@ class ModelBundle:
             "risk_bands.json": dict(self.risk_bands),
             "tier_rule.json": self.tier_rule.to_dict() if self.tier_rule else None,
             "tier_model.json": self.tier_model.save(folder) if self.tier_model else None,
+            "value_model.json": self.value_model.to_dict() if self.value_model else None,
+            "taxonomy.json": {
+                "config": self.taxonomy[0].model_dump(mode="json"),
+                "reference": self.taxonomy[1].to_dict(),
+            }
+            if self.taxonomy
+            else None,
         }
         for name, model in (("churn", self.churn), ("partial_churn", self.partial_churn)):
             if model is not None:
@@ -129,6 +142,7 @@ class ModelBundle:
             )
         optional = lambda name: read(name) if (folder / name).exists() else None  # noqa: E731
         tier_rule, tier_model = optional("tier_rule.json"), optional("tier_model.json")
+        value_model, taxonomy = optional("value_model.json"), optional("taxonomy.json")
         return cls(
             metadata=metadata,
             spec=spec,
@@ -139,6 +153,13 @@ class ModelBundle:
             risk_bands=read("risk_bands.json"),
             tier_rule=TierRule.from_dict(tier_rule) if tier_rule else None,
             tier_model=TierClassifier.load(folder, tier_model) if tier_model else None,
+            value_model=ValueModel.from_dict(value_model) if value_model else None,
+            taxonomy=(
+                TaxonomyConfig.model_validate(taxonomy["config"]),
+                TaxonomyReference.from_dict(taxonomy["reference"]),
+            )
+            if taxonomy
+            else None,
         )
 
 
@@ -193,6 +214,8 @@ class ScoredHistory:
     contributions: np.ndarray | None  # (n, n_features + 1) path attributions of the churn booster
     tier_current: np.ndarray | None = None  # int8 tier codes (0 = lapsed), the bundle's tier rule
     tier_probabilities: np.ndarray | None = None  # (n, tiers) next-period tier probabilities
+    value: ValuePrediction | None = None  # forecasts over the value horizon and CLV
+    taxonomy: Mapping[str, list[str]] | None = None  # label columns of berth.taxonomy, by name
 
     def tier_movement(self) -> tuple[np.ndarray, np.ndarray]:
         """(p_downgrade, p_upgrade) against the current tier; NaN without a tier model."""
@@ -240,10 +263,11 @@ def _top_groups(
 
 
 def warm_up() -> None:
-    """Compile every kernel scoring uses (features, BG/NBD, trees, driver sums), or load them from
+    """Compile every kernel scoring uses (features, BG/NBD, Pareto/NBD, trees, driver sums), or load them from
     numba's on-disk cache: a loaded model calls this, and the Dockerfile at build time."""
     warm_up_kernels()
     btyd.warm_up()
+    value_models.warm_up()
     trees.warm_up()
     _top_groups(np.zeros((1, 1)), np.zeros(1, dtype=np.int64), 1, 3)
 
@@ -263,7 +287,12 @@ class BundleScorer:
             training_cutoff=str(meta.get("training_cutoff", "")),
             content_hash=bundle.content_hash,
             metrics=dict(meta.get("validation_metrics", {})),
-            extra={"model_kind": bundle.model_kind},
+            extra={
+                "model_kind": bundle.model_kind,
+                "models": dict(meta.get("model_metrics", {})),
+                "tier_rule": bundle.tier_rule.to_dict() if bundle.tier_rule else None,
+                "value_model": dict(meta.get("value_model", {})),
+            },
         )
         names = bundle.spec.feature_names
         groups = [feature_group(n) for n in names]
@@ -276,7 +305,14 @@ class BundleScorer:
         """Name, version and validation metrics of the model."""
         return self._info
 
-    def score_history(self, history: HistoryArrays, as_of: date, *, with_drivers: bool) -> ScoredHistory:
+    def score_history(
+        self,
+        history: HistoryArrays,
+        as_of: date,
+        *,
+        with_drivers: bool,
+        value_horizon_days: int | None = None,
+    ) -> ScoredHistory:
         """Scores of every customer with a shipment on or before ``as_of``."""
         bundle = self.bundle
         day = date_to_day(as_of)
@@ -317,7 +353,18 @@ class BundleScorer:
             contributions=contributions,
             tier_current=current,
             tier_probabilities=tiers,
+            value=predict_value(bundle.value_model, history, codes, day, horizon_days=value_horizon_days)
+            if bundle.value_model is not None
+            else None,
+            taxonomy=self._taxonomy(history, codes, day),
         )
+
+    def _taxonomy(self, history: HistoryArrays, codes: np.ndarray, day: int) -> dict[str, list[str]] | None:
+        if self.bundle.taxonomy is None:
+            return None
+        config, reference = self.bundle.taxonomy
+        frame = classify_customers(history, codes, day, reference, config)
+        return {name: frame[name].astype(str).tolist() for name in LABEL_COLUMNS}
 
     def _tiers(
         self,
@@ -380,10 +427,14 @@ class BundleScorer:
         scored = self.score_history(history, as_of, with_drivers=True)
         drivers = self.drivers(scored.contributions) if scored.contributions is not None else None
         tiers = self.tier_columns(scored)
+        value = self.value_columns(scored)
+        labels = self.taxonomy_columns(scored)
         results = []
         for i, customer_id in enumerate(scored.customer_ids):
             probability = float(scored.churn_probability[i])
             partial = float(scored.partial_churn_probability[i])
+            extra: dict[str, Any] = {name: _finite_or_none(column[i]) for name, column in value.items()}
+            extra.update({name: column[i] for name, column in labels.items()})
             results.append(
                 CustomerScore(
                     customer_id=str(customer_id),
@@ -401,6 +452,7 @@ class BundleScorer:
                     tier_probabilities=tiers["tier_probabilities"][i],
                     p_downgrade=_finite_or_none(tiers["p_downgrade"][i]),
                     p_upgrade=_finite_or_none(tiers["p_upgrade"][i]),
+                    **extra,
                 )
             )
         return results
@@ -434,10 +486,38 @@ class BundleScorer:
             "p_upgrade": up.tolist(),
         }
 
-    def score_frame(self, data: PortData, as_of: date, *, eligible_only: bool = True) -> pd.DataFrame:
+    @staticmethod
+    def value_columns(scored: ScoredHistory) -> dict[str, np.ndarray]:
+        """Per customer: expected_shipments, expected_revenue, clv and p_alive (NaN when unknown)."""
+        value = scored.value
+        if value is None:
+            n = scored.customer_ids.shape[0]
+            return {name: np.full(n, np.nan) for name in VALUE_FIELDS}
+        return {
+            "expected_shipments": value.expected_shipments,
+            "expected_revenue": value.expected_revenue,
+            "clv": value.clv,
+            "p_alive": value.p_alive,
+        }
+
+    @staticmethod
+    def taxonomy_columns(scored: ScoredHistory) -> dict[str, list[Any]]:
+        """Per customer: activity_state, loyalty_form, abc_class, relationship_level, upgrade_stage."""
+        if scored.taxonomy is None:
+            return {name: [None] * scored.customer_ids.shape[0] for name in LABEL_COLUMNS}
+        return dict(scored.taxonomy)
+
+    def score_frame(
+        self,
+        data: PortData,
+        as_of: date,
+        *,
+        eligible_only: bool = True,
+        value_horizon_days: int | None = None,
+    ) -> pd.DataFrame:
         """Batch scores as a DataFrame (``berth score``): one row per (eligible) customer."""
         history = HistoryArrays.from_port_data(data)
-        scored = self.score_history(history, as_of, with_drivers=False)
+        scored = self.score_history(history, as_of, with_drivers=False, value_horizon_days=value_horizon_days)
         probability = scored.churn_probability
         frame = pd.DataFrame(
             {
@@ -448,6 +528,8 @@ class BundleScorer:
                 "risk_band": [risk_band(float(p), self.bundle.risk_bands) for p in probability],
                 "eligible": scored.eligible,
                 **self.tier_columns(scored, as_json=True),
+                **self.value_columns(scored),
+                **self.taxonomy_columns(scored),
                 "model_name": self._info.name,
                 "model_version": self._info.version,
             }

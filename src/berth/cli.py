@@ -196,8 +196,16 @@ def score(
     to_db: Annotated[
         bool, typer.Option(help="Also store the scores in the database (BERTH_DATABASE_URL).")
     ] = False,
+    value_horizon_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="expected_shipments / expected_revenue over this many days (default: the bundle's, 365).",
+        ),
+    ] = None,
 ) -> None:
-    """Score every eligible customer as of a date with the champion (or a given version)."""
+    """Score every eligible customer as of a date with the champion (or a given version): churn,
+    tiers, value (CLV) and the customer taxonomy."""
     from berth.config import load_train_config
     from berth.io import load_port_data, write_table
     from berth.registry import load_scorer_from_folder, load_scorer_from_registry
@@ -214,7 +222,7 @@ def score(
             settings.model_name, alias=None if model_version else "champion", version=model_version
         )
     loaded = load_port_data(data, settings.data)
-    scores = scorer.score_frame(loaded.data, as_of_date)
+    scores = scorer.score_frame(loaded.data, as_of_date, value_horizon_days=value_horizon_days)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_table(scores, output)
     console.print(
@@ -445,3 +453,59 @@ def db_upgrade() -> None:
     console.print(
         f"Database {make_url(settings.database_url).render_as_string(hide_password=True)} is up to date."
     )
+
+
+# -- reports: berth report portfolio ---------------------------------------------------------------
+
+report_app = typer.Typer(
+    help="Reports for retention managers (CSV tables and one HTML page).", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("portfolio")
+@_handle_errors
+def report_portfolio(
+    data: Annotated[Path, typer.Option(help="Folder with shipments.(csv|parquet) and optional tables.")],
+    as_of: Annotated[str, typer.Option(help="Report as of this date (YYYY-MM-DD); later data is ignored.")],
+    out: Annotated[Path, typer.Option(help="Folder to write portfolio.html and one CSV per table into.")],
+    lang: Annotated[str, typer.Option(help="Language of the page: en or zh (Simplified Chinese).")] = "en",
+    period_days: Annotated[
+        int, typer.Option(min=7, help="The period: this many days up to as_of (the previous one as long).")
+    ] = 365,
+    satisfied_score: Annotated[
+        float, typer.Option(min=0, max=10, help="Satisfied: latest survey score in the period at least this.")
+    ] = 8.0,
+    config: Annotated[
+        Path | None, typer.Option(help="Training config (data mapping; tiers, value, taxonomy sections).")
+    ] = None,
+) -> None:
+    """Portfolio report: concentration, satisfaction, NPS, churn, states, tiers and CLV, by segment."""
+    from berth.config import load_train_config
+    from berth.i18n import normalise_language
+    from berth.io import load_port_data, write_table
+    from berth.reports.html import render_portfolio_html
+    from berth.reports.portfolio import PortfolioConfig, portfolio_report
+
+    as_of_date = _parse_date(as_of, "--as-of")
+    assert as_of_date is not None
+    try:
+        language = normalise_language(lang)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lang") from None
+    settings = load_train_config(config)
+    loaded = load_port_data(data, settings.data)
+    report = portfolio_report(
+        loaded.data,
+        as_of_date,
+        settings,
+        PortfolioConfig(period_days=period_days, satisfied_score=satisfied_score),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in report.tables.items():
+        write_table(table, out / f"{name}.csv")
+    page = out / "portfolio.html"
+    page.write_text(render_portfolio_html(report, language), encoding="utf-8")
+    console.print(f"Portfolio report as of {as_of_date}: {len(report.tables)} tables and {page} in {out}")
+    for section, reason in sorted(report.notes.items()):
+        console.print(f"[yellow]note:[/] {section}: {reason.replace('_', ' ')}")

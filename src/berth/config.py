@@ -12,15 +12,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from berth._config_base import StrictModel
 from berth.errors import ConfigError
-
-
-class StrictModel(BaseModel):
-    """Base for config models: unknown keys are rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from berth.taxonomy import TaxonomyConfig
 
 
 class ColumnMapping(StrictModel):
@@ -173,6 +169,26 @@ class TierConfig(StrictModel):
         return self
 
 
+class ValueConfig(StrictModel):
+    """Customer value: occasion models, revenue per occasion, discounted CLV (``value:``)."""
+
+    horizon_days: int = Field(
+        default=365, ge=28, description="expected_shipments / expected_revenue cover this many days."
+    )
+    occasion_model: Literal["auto", "bgnbd", "pareto_nbd"] = Field(
+        default="auto", description="auto: the lower per-customer error on the run's holdout."
+    )
+    annual_discount_rate: float = Field(default=0.10, gt=-1.0, le=1.0)
+    margin_share: float = Field(
+        default=0.25, ge=-1.0, le=1.0, description="Margin on revenue when the data has no cost column."
+    )
+    clv_horizon_days: int = Field(default=1092, ge=28, description="CLV covers this many days.")
+    clv_step_days: int = Field(default=28, ge=1, description="CLV discounts at the end of each step.")
+    min_calibration_days: int = Field(
+        default=90, ge=28, description="History needed before the holdout for the holdout check."
+    )
+
+
 class TrainConfig(StrictModel):
     """Everything ``berth train`` needs besides the data folder."""
 
@@ -200,6 +216,8 @@ class TrainConfig(StrictModel):
     )
     data: DataConfig = Field(default_factory=DataConfig)
     tiers: TierConfig = Field(default_factory=TierConfig)
+    value: ValueConfig = Field(default_factory=ValueConfig)
+    taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
 
 
 def load_train_config(path: Path | None) -> TrainConfig:

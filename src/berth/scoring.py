@@ -22,6 +22,19 @@ import numpy as np
 ColumnTables = Mapping[str, Mapping[str, Sequence[Any] | np.ndarray]]
 
 RISK_BANDS = ("low", "medium", "high", "critical")
+# What every score carries beyond churn (the loyalty, value and taxonomy half), by kind: one list
+# that the score frame, the scores table and the API responses follow.
+LOYALTY_PROBABILITY_FIELDS = ("p_downgrade", "p_upgrade", "p_alive")
+LOYALTY_AMOUNT_FIELDS = ("expected_shipments", "expected_revenue", "clv")
+LOYALTY_LABEL_FIELDS = (
+    "tier_current",
+    "tier_expected",
+    "activity_state",
+    "loyalty_form",
+    "abc_class",
+    "relationship_level",
+    "upgrade_stage",
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,15 @@ class CustomerScore:
     tier_probabilities: Mapping[str, float] | None = None
     p_downgrade: float | None = None
     p_upgrade: float | None = None
+    expected_shipments: float | None = None
+    expected_revenue: float | None = None
+    clv: float | None = None
+    p_alive: float | None = None
+    activity_state: str | None = None
+    loyalty_form: str | None = None
+    abc_class: str | None = None
+    relationship_level: str | None = None
+    upgrade_stage: str | None = None
 
 
 @dataclass(frozen=True)

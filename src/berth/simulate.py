@@ -19,13 +19,24 @@ import pyarrow.csv as pa_csv
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from berth.errors import ConfigError
-from berth.simulation.config import SimulationConfig
+from berth.simulation.config import CohortParams, ShockParams, SimulationConfig
 from berth.simulation.observe import build_customers, build_interactions, build_shipments, customer_ids
 from berth.simulation.population import build_calendar, build_population
 from berth.simulation.process import n_chunks, run_process
+from berth.simulation.regimes import draw_parameters, rich_interactions
 from berth.simulation.truth import build_latent, build_truth
+from berth.tables import PortData
 
-__all__ = ["SimulatedPort", "SimulationConfig", "simulate_port", "write_simulation"]
+__all__ = [
+    "CohortParams",
+    "ShockParams",
+    "SimulatedPort",
+    "SimulationConfig",
+    "draw_parameters",
+    "rich_interactions",
+    "simulate_port",
+    "write_simulation",
+]
 
 FILE_FORMATS = ("csv", "parquet")
 _STREAMS = ("calendar", "population", "process", "shipments", "interactions")
@@ -42,6 +53,12 @@ class SimulatedPort:
     truth: pd.DataFrame
     latent: pd.DataFrame
     config: SimulationConfig
+
+    def port_data(self) -> PortData:
+        """The observable tables as :class:`PortData` (only shipments when ``shipments_only``)."""
+        if self.config.shipments_only:
+            return PortData(shipments=self.shipments)
+        return PortData(shipments=self.shipments, interactions=self.interactions, customers=self.customers)
 
 
 def _streams(seed: int) -> dict[str, np.random.SeedSequence]:
@@ -88,6 +105,8 @@ def simulate_port(config: SimulationConfig, progress: bool = False) -> Simulated
         truth = build_truth(pop, proc, config, ids)
         latent = build_latent(pop, proc, config, ids)
         customers = build_customers(pop, config)
+        if config.shipments_only:  # drawn from their own streams, so shipments and truth are unchanged
+            interactions, customers = interactions.iloc[:0].copy(), customers.iloc[:0].copy()
         step("done")
     return SimulatedPort(
         shipments=shipments,
@@ -100,16 +119,18 @@ def simulate_port(config: SimulationConfig, progress: bool = False) -> Simulated
 
 
 def write_simulation(port: SimulatedPort, out: Path, file_format: str = "csv") -> list[Path]:
-    """Write shipments, interactions and customers as CSV or Parquet, and ``truth.csv``, into ``out``."""
+    """Write shipments, interactions and customers as CSV or Parquet, and ``truth.csv``, into ``out``.
+
+    With ``shipments_only`` the interactions and customers files are not written.
+    """
     if file_format not in FILE_FORMATS:
         raise ConfigError(f"file format must be one of {FILE_FORMATS}, got {file_format!r}")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame in (
-        ("shipments", port.shipments),
-        ("interactions", port.interactions),
-        ("customers", port.customers),
-    ):
+    tables = [("shipments", port.shipments)]
+    if not port.config.shipments_only:
+        tables += [("interactions", port.interactions), ("customers", port.customers)]
+    for name, frame in tables:
         path = out / f"{name}.{file_format}"
         if file_format == "csv":
             _write_csv(frame, path)

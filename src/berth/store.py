@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -52,7 +53,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from berth.errors import DataContractError
-from berth.scoring import RISK_BANDS
+from berth.scoring import (
+    LOYALTY_AMOUNT_FIELDS,
+    LOYALTY_LABEL_FIELDS,
+    LOYALTY_PROBABILITY_FIELDS,
+    RISK_BANDS,
+)
 
 __all__ = [
     "API_SCOPES",
@@ -123,6 +129,20 @@ class ScoreRow(Base):
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(64))
     scored_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    tier_current: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tier_expected: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    activity_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    loyalty_form: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    abc_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    relationship_level: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    upgrade_stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    p_downgrade: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_upgrade: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_alive: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expected_shipments: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expected_revenue: Mapped[float | None] = mapped_column(Float, nullable=True)
+    clv: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tier_probabilities: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON object
 
 
 class PredictionLogRow(Base):
@@ -183,6 +203,7 @@ class ScoreRecord:
     model_name: str
     model_version: str
     scored_at: datetime
+    loyalty: Mapping[str, Any] = field(default_factory=dict)  # LOYALTY_* fields, tier_probabilities
 
 
 @dataclass(frozen=True)
@@ -313,6 +334,59 @@ def _probability_or_none(value: Any, what: str, row: int) -> float | None:
     return number
 
 
+_LOYALTY_COLUMNS = tuple(
+    getattr(ScoreRow, name)
+    for name in (
+        *LOYALTY_LABEL_FIELDS,
+        *LOYALTY_PROBABILITY_FIELDS,
+        *LOYALTY_AMOUNT_FIELDS,
+        "tier_probabilities",
+    )
+)
+
+
+def _label_or_none(value: Any, what: str, row: int) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value)
+    if len(text) > 32:
+        raise DataContractError(f"row {row}: {what} {text[:40]!r}... is longer than 32 characters")
+    return text
+
+
+def _amount_or_none(value: Any, what: str, row: int) -> float | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        raise DataContractError(f"row {row}: {what} {value!r} is not a finite number")
+    return number
+
+
+def _json_or_none(value: Any, what: str, row: int) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise DataContractError(f"row {row}: {what} is not JSON: {exc}") from exc
+    if not isinstance(value, Mapping):
+        raise DataContractError(f"row {row}: {what} must be an object of tier → probability")
+    return json.dumps({str(k): _probability_or_none(v, what, row) for k, v in value.items()})
+
+
+def _loyalty_columns(frame: pd.DataFrame) -> dict[str, tuple[list[Any], Callable[[Any, str, int], Any]]]:
+    """The loyalty, value and taxonomy columns a scores frame has, each with its checker."""
+    kinds: list[tuple[tuple[str, ...], Callable[[Any, str, int], Any]]] = [
+        (LOYALTY_LABEL_FIELDS, _label_or_none),
+        (LOYALTY_PROBABILITY_FIELDS, _probability_or_none),
+        (LOYALTY_AMOUNT_FIELDS, _amount_or_none),
+        (("tier_probabilities",), _json_or_none),
+    ]
+    return {name: (list(frame[name]), check) for names, check in kinds for name in names if name in frame}
+
+
 class Store:
     """Reads and writes the service tables; thread-safe (one engine, pooled connections)."""
 
@@ -356,6 +430,7 @@ class Store:
         partial = (
             list(frame["partial_churn_probability"]) if "partial_churn_probability" in frame else [None] * n
         )
+        loyalty = _loyalty_columns(frame)
         rows: list[dict[str, Any]] = []
         for i, (customer_id, churn, band) in enumerate(
             zip(frame["customer_id"], frame["churn_probability"], frame["risk_band"], strict=True)
@@ -377,6 +452,7 @@ class Store:
                     "model_name": model_name,
                     "model_version": model_version,
                     "scored_at": scored_at[i],
+                    **{name: convert(values[i], name, i) for name, (values, convert) in loyalty.items()},
                 }
             )
         with self.engine.begin() as connection:
@@ -396,6 +472,7 @@ class Store:
                 ScoreRow.model_name,
                 ScoreRow.model_version,
                 ScoreRow.scored_at,
+                *_LOYALTY_COLUMNS,
             )
             .where(ScoreRow.customer_id == customer_id)
             .order_by(ScoreRow.as_of.desc(), ScoreRow.scored_at.desc(), ScoreRow.id.desc())
@@ -403,7 +480,13 @@ class Store:
         )
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
-        return None if row is None else ScoreRecord(*row)
+        if row is None:
+            return None
+        base, extra = row[:8], row[8:]
+        loyalty = {c.key: v for c, v in zip(_LOYALTY_COLUMNS, extra, strict=True) if v is not None}
+        if "tier_probabilities" in loyalty:
+            loyalty["tier_probabilities"] = json.loads(loyalty["tier_probabilities"])
+        return replace(ScoreRecord(*base), loyalty=loyalty)
 
     # -- prediction log -------------------------------------------------------------------------
 

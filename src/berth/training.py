@@ -8,6 +8,7 @@ fitting looks past a cutoff used for evaluating.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +21,7 @@ from berth._logging import get_logger
 from berth._memory import release_freed_memory
 from berth.bundle import ModelBundle, library_versions
 from berth.config import TrainConfig
+from berth.customer_value import ValueHoldout, fit_value_model, plot_tracking, value_holdout
 from berth.errors import InsufficientHistoryError
 from berth.evaluation import churn_metrics, plot_calibration, plot_gains, plot_importance, plot_roc
 from berth.features import (
@@ -34,6 +36,7 @@ from berth.labels import Snapshots, build_snapshots, snapshot_cutoffs
 from berth.modeling import baselines
 from berth.modeling.churn import ChurnClassifier, fit_churn_classifier
 from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, PortData
+from berth.taxonomy import fit_taxonomy_reference
 from berth.tier_training import TierRun, plot_tier_matrices, train_tiers
 
 log = get_logger(__name__)
@@ -70,6 +73,8 @@ class TrainedModel:
     # comparison and for mapping validation rows to customer ids; never serialised.
     history: HistoryArrays | None = field(default=None, repr=False)
     tiers: TierRun | None = None
+    value_holdout: ValueHoldout | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of the run's parts
 
     def validation_frame(self) -> pd.DataFrame:
         """Validation rows: ``customer_id, cutoff, label`` and the model's ``churn_probability``."""
@@ -123,6 +128,7 @@ def train_churn_model(
     horizon = horizon_days or config.horizon_days
     last_date = pd.Timestamp(data.shipments[SHIPMENT_DATE].max()).date()
     cutoff = cutoff or last_date
+    started = time.perf_counter()
     release_freed_memory()  # what reading the tables left in Arrow's pool
     # Only what was known on the cutoff, masked inside the history build rather than by filtered
     # copies of the tables (which cost as much memory as the history itself at 100k customers).
@@ -218,6 +224,8 @@ def train_churn_model(
         log.warning("btyd_fallback", reason=reason)
         model_kind = "btyd"
 
+    seconds = {"features_and_churn": time.perf_counter() - started}
+    started = time.perf_counter()
     held_out = split.calibration or split.validation
     tiers = train_tiers(
         history,
@@ -253,8 +261,29 @@ def train_churn_model(
     else:
         notes.append("no labelled validation cutoff: metrics unavailable")
     metrics.update(tiers.metrics)
+    seconds["tiers"] = time.perf_counter() - started
+    started = time.perf_counter()
+    holdout = value_holdout(history, end_day, config.value)
+    occasion_model: str = config.value.occasion_model
+    if holdout is not None:
+        metrics.update(holdout.metrics)
+        choice = holdout.reason
+        if occasion_model == "auto":
+            occasion_model = holdout.chosen
+    else:
+        choice = "history too short for the value holdout"
+    if occasion_model == "auto":
+        occasion_model = "bgnbd"
+    value_model = fit_value_model(
+        history, end_day, config.value, occasion_model=occasion_model, choice=choice
+    )
+    notes.append(f"value: {occasion_model} + Gamma-Gamma ({choice}); margin from {value_model.margin_source}")
 
     headline = metrics.get("model", {})
+    seconds["value"] = time.perf_counter() - started
+    started = time.perf_counter()
+    taxonomy = (config.taxonomy, fit_taxonomy_reference(history, end_day, config.taxonomy))
+    seconds["taxonomy"] = time.perf_counter() - started
     bundle = ModelBundle(
         metadata={
             "model_name": config.model_name,
@@ -266,7 +295,17 @@ def train_churn_model(
             "partial_churn_share": config.partial_churn_share,
             "validation_metrics": {k: v for k, v in headline.items() if np.isfinite(v)},
             "validation_cutoffs": [day_to_date(c).isoformat() for c in split.validation],
-            "tier_metrics": {k: v for k, v in tiers.metrics.get("tier_model", {}).items() if np.isfinite(v)},
+            "model_metrics": {
+                name: {k: v for k, v in metrics.get(source, {}).items() if np.isfinite(v)}
+                for name, source in (
+                    ("churn", "model"),
+                    ("partial_churn", "partial_churn_model"),
+                    ("tier", "tier_model"),
+                    ("value", f"value_{occasion_model}"),
+                )
+                if source in metrics
+            },
+            "value_model": {"occasion_model": occasion_model, "choice": choice},
             "notes": notes,
             "libraries": library_versions(),
         },
@@ -277,6 +316,8 @@ def train_churn_model(
         risk_bands=config.risk_bands,
         tier_rule=tiers.rule,
         tier_model=tiers.model,
+        value_model=value_model,
+        taxonomy=taxonomy,
     )
     result = TrainedModel(
         bundle=bundle,
@@ -291,6 +332,8 @@ def train_churn_model(
         feature_importance=importance,
         history=history,
         tiers=tiers,
+        value_holdout=holdout,
+        seconds={k: round(v, 2) for k, v in seconds.items()},
     )
     if artifacts_dir is not None and validation is not None and validation_probability is not None:
         result.plots = _plots(result, artifacts_dir, parts, config)
@@ -355,6 +398,8 @@ def _plots(
         "calibration": plot_calibration(y, result.validation_probability, folder / "calibration.png"),
         "gains": plot_gains(y, result.validation_probability, folder / "gains.png"),
     }
+    if result.value_holdout is not None:
+        plots["value_tracking"] = plot_tracking(result.value_holdout, folder / "value_tracking.png")
     if result.tiers is not None:
         plots.update(plot_tier_matrices(result.tiers, folder))
     if result.feature_importance:

@@ -103,6 +103,24 @@ class FakeScorer:
                         ),
                         Driver("frequency", -0.1 * counts[cid], "Shipment count", "发货次数"),
                     ),
+                    tier_current="gold" if counts[cid] > 1 else "bronze",
+                    tier_expected="silver" if p > 0.5 else "gold",
+                    tier_probabilities={
+                        "lapsed": round(p / 2, 6),
+                        "silver": 0.25,
+                        "gold": round(0.75 - p / 2, 6),
+                    },
+                    p_downgrade=round(p / 2 + 0.25, 6),
+                    p_upgrade=0.0,
+                    expected_shipments=round(20 * (1 - p), 4),
+                    expected_revenue=round(2_000 * (1 - p), 2),
+                    clv=round(1_500 * (1 - p), 2),
+                    p_alive=round(1 - p, 6),
+                    activity_state="dozing" if recency > 30 else "active",
+                    loyalty_form="unknown_attitude",
+                    abc_class="B",
+                    relationship_level="unknown",
+                    upgrade_stage="repeat",
                 )
             )
         return self.transform(out) if self.transform else out

@@ -45,6 +45,13 @@ def test_scores_one_customer(api: Api) -> None:
     assert score["eligible"] is True
     assert {d["name"] for d in score["drivers"]} == {"recency", "frequency"}
     assert score["drivers"][0]["label_zh"] == "距上次发货天数"
+    # the loyalty, value and taxonomy half travels with every score
+    assert score["tier_current"] == "gold"
+    assert score["tier_probabilities"]["silver"] == 0.25
+    assert score["p_alive"] == pytest.approx(1 - score["churn_probability"], abs=1e-6)
+    assert score["clv"] > 0
+    assert score["activity_state"] in {"active", "dozing"}
+    assert score["relationship_level"] == "unknown"
 
 
 def test_scores_keep_request_order(api: Api) -> None:

@@ -12,6 +12,7 @@ from berth.bundle import BundleScorer, ModelBundle, risk_band
 from berth.errors import BundleIntegrityError
 from berth.features import HistoryArrays, compute_features, date_to_day, feature_group
 from berth.tables import PortData
+from berth.taxonomy import LABEL_COLUMNS
 from berth.training import TrainedModel
 
 
@@ -31,6 +32,18 @@ def test_round_trip_scores_identically(trained: TrainedModel, sim_data: PortData
     after = BundleScorer(loaded).score_frame(sim_data, as_of)
     np.testing.assert_allclose(before["churn_probability"], after["churn_probability"])
     assert len(loaded.content_hash) == 64
+    # one bundle = one consistent set of churn, tier, value and taxonomy models
+    assert loaded.tier_rule == trained.bundle.tier_rule
+    assert loaded.value_model == trained.bundle.value_model
+    assert loaded.taxonomy is not None
+    assert trained.bundle.taxonomy is not None
+    assert loaded.taxonomy[1] == trained.bundle.taxonomy[1]
+    for column in ("p_downgrade", "p_upgrade", "expected_shipments", "expected_revenue", "clv", "p_alive"):
+        np.testing.assert_allclose(before[column], after[column], rtol=1e-6, err_msg=column)
+    for column in ("tier_current", "tier_expected", *LABEL_COLUMNS):
+        assert before[column].tolist() == after[column].tolist(), column
+    assert before["clv"].notna().all()
+    assert set(before["activity_state"]) <= {"active", "dozing", "half_asleep", "dormant"}
 
 
 def test_tampered_file_is_refused(trained: TrainedModel, tmp_path: Path) -> None:
@@ -84,6 +97,13 @@ def test_api_columns_and_batch_frames_give_the_same_scores(
             batch.loc[customer_id, "churn_probability"], rel=1e-6, abs=1e-7
         )
         assert result.risk_band == batch.loc[customer_id, "risk_band"]
+        row = batch.loc[customer_id]
+        assert result.tier_current == row["tier_current"]
+        assert result.tier_expected == row["tier_expected"]
+        for name in ("p_downgrade", "expected_shipments", "expected_revenue", "clv", "p_alive"):
+            assert getattr(result, name) == pytest.approx(row[name], rel=1e-5, abs=1e-6), name
+        for name in LABEL_COLUMNS:
+            assert getattr(result, name) == row[name], name
         assert 1 <= len(result.drivers) <= 3
         assert all(d.label_en and d.label_zh for d in result.drivers)
 

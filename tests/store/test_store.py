@@ -30,7 +30,7 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
     store = Store(db_url)
     try:
         with store.engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
     finally:
         store.dispose()
 
@@ -78,6 +78,33 @@ def test_write_scores_and_latest(store: Store) -> None:
     assert store.latest_score("nobody") is None
 
 
+def test_scores_keep_tiers_value_and_taxonomy(store: Store) -> None:
+    frame = _scores_frame().assign(
+        tier_current="gold",
+        tier_expected="silver",
+        tier_probabilities='{"lapsed": 0.1, "silver": 0.6, "gold": 0.3}',
+        p_downgrade=0.7,
+        p_upgrade=0.0,
+        expected_shipments=12.5,
+        expected_revenue=3_400.0,
+        clv=float("nan"),
+        p_alive=0.9,
+        activity_state="dozing",
+        loyalty_form="spurious",
+        abc_class="A",
+        relationship_level="partnership",
+        upgrade_stage="loyal",
+    )
+    store.write_scores(frame, "berth-churn", "5")
+    latest = store.latest_score("A")
+    assert latest is not None
+    assert latest.loyalty["tier_current"] == "gold"
+    assert latest.loyalty["tier_probabilities"] == {"lapsed": 0.1, "silver": 0.6, "gold": 0.3}
+    assert latest.loyalty["expected_revenue"] == 3_400.0
+    assert "clv" not in latest.loyalty  # unknown stays unknown, never 0
+    assert latest.loyalty["relationship_level"] == "partnership"
+
+
 def test_a_rescore_of_the_same_date_wins(store: Store) -> None:
     store.write_scores(_scores_frame(), "berth-churn", "3")
     again = _scores_frame().iloc[[1]].assign(churn_probability=0.6, risk_band="high")
@@ -87,6 +114,21 @@ def test_a_rescore_of_the_same_date_wins(store: Store) -> None:
     assert latest is not None
     assert latest.model_version == "4"
     assert latest.churn_probability == 0.6
+
+
+def test_write_scores_rejects_bad_loyalty_values(store: Store) -> None:
+    for column, value, match in (
+        ("p_downgrade", 1.5, "p_downgrade"),
+        ("clv", float("inf"), "clv"),
+        ("tier_probabilities", "not json", "tier_probabilities"),
+        ("activity_state", "x" * 40, "activity_state"),
+    ):
+        frame = _scores_frame().assign(**{column: None})
+        frame[column] = frame[column].astype(object)
+        frame.loc[2, column] = value
+        with pytest.raises(DataContractError, match=match):
+            store.write_scores(frame, "m", "1")
+    assert store.latest_score("A") is None
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,8 @@ def test_trains_a_calibrated_model_that_beats_baselines(small_port, fast_config)
     assert {"tier_model", "tier_baseline_same", "tier_baseline_logistic"} <= set(metrics)
     assert metrics["tier_model"]["rps"] < metrics["tier_baseline_same"]["rps"]
     assert metrics["tier_model"]["log_loss"] < metrics["tier_baseline_logistic"]["log_loss"]
-    assert trained.bundle.tier_rule is not None and trained.bundle.tier_rule.measure == "revenue"
+    assert trained.bundle.tier_rule is not None
+    assert trained.bundle.tier_rule.measure == "revenue"
     assert trained.bundle.tier_model is not None
     assert trained.row_counts["rows_train"] > 0
     assert trained.row_counts["rows_validation"] > 0
@@ -80,10 +81,12 @@ def test_shipments_only_trains_and_scores(small_port, fast_config) -> None:  # t
     scores = BundleScorer(trained.bundle).score_frame(bare, trained.training_cutoff)
     assert len(scores) > 0
     assert scores["churn_probability"].between(0, 1).all()
-    assert trained.bundle.tier_rule is not None and trained.bundle.tier_rule.measure == "shipments"
+    assert trained.bundle.tier_rule is not None
+    assert trained.bundle.tier_rule.measure == "shipments"
     assert set(scores["tier_current"]) <= {"lapsed", "bronze", "silver", "gold", "platinum"}
     assert scores["tier_expected"].notna().all()
-    assert scores["p_downgrade"].between(0, 1).all() and scores["p_upgrade"].between(0, 1).all()
+    assert scores["p_downgrade"].between(0, 1).all()
+    assert scores["p_upgrade"].between(0, 1).all()
 
 
 def test_short_history_falls_back_to_btyd(fast_config) -> None:  # type: ignore[no-untyped-def]

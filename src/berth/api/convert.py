@@ -14,7 +14,14 @@ import pyarrow
 
 from berth import tables
 from berth.api.wire import CustomerScoreOut, DriverOut, ScoreRequest
-from berth.scoring import RISK_BANDS, ColumnTables, CustomerScore
+from berth.scoring import (
+    LOYALTY_AMOUNT_FIELDS,
+    LOYALTY_LABEL_FIELDS,
+    LOYALTY_PROBABILITY_FIELDS,
+    RISK_BANDS,
+    ColumnTables,
+    CustomerScore,
+)
 
 Issue = dict[str, Any]
 Columns = dict[str, Sequence[Any] | np.ndarray]
@@ -327,9 +334,29 @@ def to_outputs(wanted: Sequence[str], scores: Sequence[CustomerScore]) -> list[C
                 ],
                 eligible=bool(s.eligible),
                 note=s.note,
+                **_loyalty_outputs(s, customer_id),
             )
         )
     return outputs
+
+
+def _loyalty_outputs(score: CustomerScore, customer_id: str) -> dict[str, Any]:
+    """The tier, value and taxonomy fields of a score, checked (probabilities in [0, 1], finite amounts)."""
+    out: dict[str, Any] = {name: getattr(score, name) for name in LOYALTY_LABEL_FIELDS}
+    for name in LOYALTY_PROBABILITY_FIELDS:
+        out[name] = _probability(getattr(score, name), name, customer_id)
+    for name in LOYALTY_AMOUNT_FIELDS:
+        value = getattr(score, name)
+        if value is not None and not math.isfinite(value):
+            raise ModelOutputError(f"{name} {value!r} of customer {customer_id!r} is not a finite number")
+        out[name] = None if value is None else float(value)
+    tiers = score.tier_probabilities
+    out["tier_probabilities"] = (
+        None
+        if tiers is None
+        else {tier: _probability(p, "tier_probabilities", customer_id) for tier, p in tiers.items()}
+    )
+    return out
 
 
 def log_outputs(score: CustomerScoreOut, model_name: str) -> dict[str, Any]:
@@ -341,4 +368,8 @@ def log_outputs(score: CustomerScoreOut, model_name: str) -> dict[str, Any]:
         "risk_band": score.risk_band,
         "eligible": score.eligible,
         "drivers": [{"name": d.name, "contribution": d.contribution} for d in score.drivers],
+        **{
+            name: getattr(score, name)
+            for name in (*LOYALTY_LABEL_FIELDS, *LOYALTY_PROBABILITY_FIELDS, *LOYALTY_AMOUNT_FIELDS)
+        },
     }

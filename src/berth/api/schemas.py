@@ -187,6 +187,24 @@ class CustomerScoreOut(OutputModel):
     drivers: list[DriverOut]
     eligible: bool = Field(description="False when the model could not score the customer reliably.")
     note: str | None
+    tier_current: str | None = Field(description="Loyalty tier over the last period (lapsed: no shipment).")
+    tier_expected: str | None = Field(description="Most probable tier in the next period.")
+    tier_probabilities: dict[str, float] | None = Field(description="Next-period tier probabilities.")
+    p_downgrade: float | None = Field(ge=0.0, le=1.0, description="P(next tier below the current one).")
+    p_upgrade: float | None = Field(ge=0.0, le=1.0, description="P(next tier above the current one).")
+    expected_shipments: float | None = Field(
+        ge=0.0, description="Expected shipment days over the bundle's value horizon."
+    )
+    expected_revenue: float | None = Field(description="Expected revenue over the value horizon.")
+    clv: float | None = Field(description="Discounted customer lifetime value (margin × revenue).")
+    p_alive: float | None = Field(ge=0.0, le=1.0, description="P(the customer still ships with you).")
+    activity_state: str | None = Field(description="active / dozing / half_asleep / dormant.")
+    loyalty_form: str | None = Field(description="true / latent / spurious / none / unknown_attitude.")
+    abc_class: str | None = Field(description="A / B / C by revenue share (unknown without value).")
+    relationship_level: str | None = Field(
+        description="basic / reactive / accountable / proactive / partnership (unknown without margin)."
+    )
+    upgrade_stage: str | None = Field(description="potential / new / repeat / loyal.")
 
 
 class ScoreResponse(OutputModel):
@@ -210,6 +228,20 @@ class StoredScoreOut(OutputModel):
     model_name: str
     model_version: str
     scored_at: datetime
+    tier_current: str | None = None
+    tier_expected: str | None = None
+    tier_probabilities: dict[str, float] | None = None
+    p_downgrade: float | None = None
+    p_upgrade: float | None = None
+    expected_shipments: float | None = None
+    expected_revenue: float | None = None
+    clv: float | None = None
+    p_alive: float | None = None
+    activity_state: str | None = None
+    loyalty_form: str | None = None
+    abc_class: str | None = None
+    relationship_level: str | None = None
+    upgrade_stage: str | None = None
 
 
 # -- feedback -----------------------------------------------------------------------------------

@@ -163,6 +163,20 @@ class CustomerScoreOut(msgspec.Struct, frozen=True, gc=False):
     drivers: list[DriverOut]
     eligible: bool
     note: str | None
+    tier_current: str | None = None
+    tier_expected: str | None = None
+    tier_probabilities: dict[str, float] | None = None
+    p_downgrade: float | None = None
+    p_upgrade: float | None = None
+    expected_shipments: float | None = None
+    expected_revenue: float | None = None
+    clv: float | None = None
+    p_alive: float | None = None
+    activity_state: str | None = None
+    loyalty_form: str | None = None
+    abc_class: str | None = None
+    relationship_level: str | None = None
+    upgrade_stage: str | None = None
 
 
 class ScoreResponse(msgspec.Struct, frozen=True, gc=False):

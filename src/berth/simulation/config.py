@@ -349,6 +349,11 @@ class InteractionParams(StrictModel):
     complaint_damage_effect: float = Field(
         default=2.5, ge=0.0, description="Complaint logit rises by this when the cargo was damaged."
     )
+    complaint_drifting_effect: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Complaint logit rises by this for shipments made while drifting (dissatisfaction).",
+    )
     complaint_unresolved: float = Field(
         default=0.08, ge=0.0, le=1.0, description="Share of complaints never resolved."
     )
@@ -421,6 +426,39 @@ class InteractionParams(StrictModel):
         return self
 
 
+class CohortParams(StrictModel):
+    """A single acquisition cohort: every customer joins within one window (short histories)."""
+
+    first: dt.date = Field(description="Day the first customer of the cohort joins (on or after the start).")
+    days: int = Field(default=91, ge=1, description="Length of the joining window (days); joins are uniform.")
+
+
+class ShockParams(StrictModel):
+    """A market-wide shock: from a date, the hit customers' hazards and shipment rate change.
+
+    The shock's dates and who it hits are fixed before the daily process runs (hit customers are
+    drawn with the population), so the oracle knows them, as it knows rate reviews.
+    """
+
+    start: dt.date = Field(description="First day of the shock.")
+    days: int | None = Field(default=None, ge=1, description="Length (days); None: until the end.")
+    regions: tuple[str, ...] = Field(default=(), description="Regions hit (empty: all).")
+    segments: tuple[str, ...] = Field(default=(), description="Segments hit (empty: all).")
+    share: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Share of the customers of those regions and segments hit."
+    )
+    drifting_factor: float = Field(
+        default=1.0, ge=0.0, description="Engaged → drifting hazard × this while the shock lasts."
+    )
+    lost_factor: float = Field(
+        default=1.0, ge=0.0, description="Engaged → lost and drifting → lost hazards × this."
+    )
+    recovery_factor: float = Field(default=1.0, ge=0.0, description="Drifting → engaged recovery × this.")
+    rate_factor: float = Field(
+        default=1.0, ge=0.0, description="Shipment rate × this (a volume drop for everyone hit)."
+    )
+
+
 class SimulationConfig(StrictModel):
     """Size, calendar, truth grid and behaviour of one simulated port."""
 
@@ -451,9 +489,21 @@ class SimulationConfig(StrictModel):
     service: ServiceParams = Field(default_factory=ServiceParams)
     season: SeasonParams = Field(default_factory=SeasonParams)
     interactions: InteractionParams = Field(default_factory=InteractionParams)
+    cohort: CohortParams | None = Field(
+        default=None, description="A single acquisition cohort instead of the usual book (None: off)."
+    )
+    shocks: tuple[ShockParams, ...] = Field(default=(), description="Market-wide shocks (none by default).")
+    shipments_only: bool = Field(
+        default=False, description="Leave the interactions and customers tables empty (not written)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        if self.cohort is not None and not self.start <= self.cohort.first <= self.end:
+            raise ValueError("cohort.first must lie between the start and the last simulated day")
+        for shock in self.shocks:
+            if not set(shock.regions) <= set(self.regions) or not set(shock.segments) <= set(SEGMENTS):
+                raise ValueError(f"shock regions and segments must be configured ones: {shock}")
         if set(self.segments) != set(SEGMENTS):
             raise ValueError(f"segments needs exactly {SEGMENTS}")
         for name, table in (

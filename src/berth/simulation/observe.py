@@ -232,7 +232,11 @@ class _Events:
 
 
 def _complaints(
-    pop: Population, ships: ShipmentArrays, config: SimulationConfig, rng: np.random.Generator
+    pop: Population,
+    proc: ProcessResult,
+    ships: ShipmentArrays,
+    config: SimulationConfig,
+    rng: np.random.Generator,
 ) -> _Events:
     ip = config.interactions
     logit = (
@@ -241,6 +245,8 @@ def _complaints(
         + ip.complaint_damage_effect * ships.damaged
         + pop.complaint_propensity[ships.customer]
     )
+    if ip.complaint_drifting_effect:  # off by default: the default book keeps its exact values
+        logit += ip.complaint_drifting_effect * (proc.state[ships.day, ships.customer] == DRIFTING)
     hit = np.flatnonzero(rng.random(logit.shape[0]) < _sigmoid(logit))
     cust, k = ships.customer[hit], hit.shape[0]
     time = (ships.day[hit] + rng.integers(0, 4, k)) * US_PER_DAY
@@ -369,7 +375,7 @@ def build_interactions(
         for attr in ("emails_per_year", "inquiries_per_year")
     }
     events = [
-        _complaints(pop, ships, config, rng),
+        _complaints(pop, proc, ships, config, rng),
         _claims(pop, ships, config, rng),
         _surveys(pop, proc, ships, config, rng),
         _contacts("call", _tiered(ip.calls_per_year, pop), pop, proc, config, rng),

@@ -104,6 +104,7 @@ class Population:
     lane_share: np.ndarray
     review_day: np.ndarray  # (n, years); a day index past the end where there is no review
     review_change: np.ndarray  # (n, years) relative price change at that review
+    shock_hit: np.ndarray  # (n, shocks) bool: whether each configured shock hits the customer
 
     @property
     def n(self) -> int:
@@ -256,7 +257,13 @@ def build_population(config: SimulationConfig, rng: np.random.Generator) -> Popu
     lane_primary = rng.choice(len(LANES), size=n, p=LANE_MIX / LANE_MIX.sum())
     lane_share = rng.beta(4.0, 2.0, n)
 
+    # Regimes draw last, and only when configured, so the default book keeps its exact draws.
+    if config.cohort is not None:
+        first = (config.cohort.first - config.start).days
+        since_day = first + rng.integers(0, max(1, min(config.cohort.days, days - first)), n)
+        initial_state = np.zeros(n, dtype=initial_state.dtype)  # joiners start engaged
     review_day, review_change = _price_reviews(config, rng, since_day, contract)
+    shock_hit = _shock_hits(config, rng, segment, region)  # last: a shock leaves all else as it was
     return Population(
         segment=segment,
         region=region,
@@ -298,7 +305,25 @@ def build_population(config: SimulationConfig, rng: np.random.Generator) -> Popu
         lane_share=lane_share,
         review_day=review_day,
         review_change=review_change,
+        shock_hit=shock_hit,
     )
+
+
+def _shock_hits(
+    config: SimulationConfig, rng: np.random.Generator, segment: np.ndarray, region: np.ndarray
+) -> np.ndarray:
+    """(n, shocks) flags: customers of a shock's regions and segments, each hit with its share."""
+    n = segment.shape[0]
+    hit = np.zeros((n, len(config.shocks)), dtype=bool)
+    region_names = list(config.regions)
+    for j, shock in enumerate(config.shocks):
+        eligible = np.ones(n, dtype=bool)
+        if shock.regions:
+            eligible &= np.isin(region, [region_names.index(r) for r in shock.regions])
+        if shock.segments:
+            eligible &= np.isin(segment, [SEGMENTS.index(s) for s in shock.segments])
+        hit[:, j] = eligible & (rng.random(n) < shock.share)
+    return hit
 
 
 def _price_reviews(

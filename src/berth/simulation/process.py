@@ -61,6 +61,14 @@ class Hazards:
         self._review_days = days[order]
         self._review_customers = rows[order]
         self._review_jumps = np.maximum(pop.review_change[rows, cols][order], 0.0) / 0.05
+        self._shocks = [
+            (
+                (shock.start - config.start).days,
+                (shock.start - config.start).days + shock.days if shock.days is not None else config.days,
+                shock,
+            )
+            for shock in config.shocks
+        ]
         self._next_day = 0
 
     def step(self, day: int) -> DayKernel:
@@ -78,15 +86,28 @@ class Hazards:
         price = 1.0 + hz.price_response * pop.sensitivity * self._shock
         per_day = np.where(active, 1.0 / 365.0, 0.0)
         cap = MAX_DAILY_PROBABILITY
+        busy_rate = (
+            pop.busy_rate * self._calendar.season[day] * pop.weekday_profile[:, self._calendar.weekday[day]]
+        )
+        busy_rate = busy_rate * active
+        to_drifting = pop.engaged_to_drifting * newness * price * per_day
+        to_lost = pop.engaged_to_lost * newness * per_day
+        drifting_to_lost = pop.drifting_to_lost * per_day
+        recovery = pop.drifting_to_engaged * per_day
+        for j, (first, end, shock) in enumerate(self._shocks):
+            if first <= day < end:  # a deterministic schedule of static flags: the oracle stays exact
+                hit = pop.shock_hit[:, j]
+                to_drifting = np.where(hit, to_drifting * shock.drifting_factor, to_drifting)
+                to_lost = np.where(hit, to_lost * shock.lost_factor, to_lost)
+                drifting_to_lost = np.where(hit, drifting_to_lost * shock.lost_factor, drifting_to_lost)
+                recovery = np.where(hit, recovery * shock.recovery_factor, recovery)
+                busy_rate = np.where(hit, busy_rate * shock.rate_factor, busy_rate)
         return DayKernel(
-            engaged_to_drifting=np.minimum(pop.engaged_to_drifting * newness * price * per_day, cap),
-            engaged_to_lost=np.minimum(pop.engaged_to_lost * newness * per_day, cap),
-            drifting_to_lost=np.minimum(pop.drifting_to_lost * per_day, cap),
-            drifting_to_engaged=np.minimum(pop.drifting_to_engaged * per_day, cap),
-            busy_rate=pop.busy_rate
-            * self._calendar.season[day]
-            * pop.weekday_profile[:, self._calendar.weekday[day]]
-            * active,
+            engaged_to_drifting=np.minimum(to_drifting, cap),
+            engaged_to_lost=np.minimum(to_lost, cap),
+            drifting_to_lost=np.minimum(drifting_to_lost, cap),
+            drifting_to_engaged=np.minimum(recovery, cap),
+            busy_rate=busy_rate,
         )
 
 

@@ -37,4 +37,5 @@ def read_customer_score(
         model_name=record.model_name,
         model_version=record.model_version,
         scored_at=record.scored_at,
+        **record.loyalty,
     )

@@ -1,0 +1,405 @@
+"""Customer value from shipment history: purchase-occasion models, revenue per occasion, CLV.
+
+A purchase occasion is a day with at least one shipment: a customer's shipments on one day count
+once (BTYD models describe when a customer comes back, not how many containers it books then).
+BG/NBD or Pareto/NBD forecast occasions, Gamma-Gamma the revenue per occasion, and the discounted
+CLV multiplies them with a margin: the customer's own (revenue − cost) / revenue when the data has
+costs, else a configured share (the bundle says which).
+
+Every training run holds out the last value horizon before its cutoff, fits both occasion models
+on the history before it, compares forecasts with what happened, and serves the occasion model
+with the lower per-customer error (``value.occasion_model: auto``). Functions here are pure:
+(history, cutoff) in, arrays out; the same code scores in training, ``berth score`` and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from berth.config import ValueConfig
+from berth.features import HistoryArrays
+from berth.modeling.btyd import BGNBDParams, expected_transactions, fit_bgnbd, prob_alive, rfm_from_events
+from berth.modeling.value import (
+    GammaGammaParams,
+    ParetoNBDParams,
+    conditional_expected_value,
+    discounted_clv,
+    expected_cumulative_transactions,
+    fit_gamma_gamma,
+    fit_pareto_nbd,
+    pareto_nbd_expected_transactions,
+    pareto_nbd_prob_alive,
+)
+
+OCCASION_MODELS = ("bgnbd", "pareto_nbd")
+_TRACKING_STEP_DAYS = 7
+
+
+@dataclass(frozen=True)
+class OccasionSummary:
+    """Per customer (``codes``) at a cutoff: BTYD summary in days, revenue and margin."""
+
+    frequency: np.ndarray  # repeat occasions (distinct shipment days − 1); NaN without shipments
+    recency: np.ndarray
+    T: np.ndarray
+    repeat_value: np.ndarray  # mean revenue per repeat occasion; NaN without revenue or repeats
+    margin_rate: np.ndarray  # (revenue − cost) / revenue over the history; NaN when unknown
+
+
+def _gather(history: HistoryArrays, codes: np.ndarray, cutoff_day: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row in ``codes``, shipment index) of every shipment of ``codes`` on or before the cutoff."""
+    ships = history.shipments
+    start, end = ships.starts(codes), ships.bounds(codes, cutoff_day)
+    lengths = np.maximum(end - start, 0)
+    rows = np.repeat(np.arange(codes.shape[0]), lengths)
+    offsets = np.arange(rows.shape[0]) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return rows, np.repeat(start, lengths) + offsets
+
+
+def _window_totals(values: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    cumulative = np.concatenate([[0.0], np.cumsum(np.nan_to_num(values))])
+    return np.asarray(cumulative[end] - cumulative[start])
+
+
+def occasion_summary(history: HistoryArrays, codes: np.ndarray, cutoff_day: int) -> OccasionSummary:
+    """The BTYD summary of customers ``codes`` from their shipments on or before ``cutoff_day``."""
+    ships = history.shipments
+    n = codes.shape[0]
+    rows, index = _gather(history, codes, cutoff_day)
+    days = ships.day_at(index)
+    rfm = rfm_from_events(rows, days, n, cutoff_day)
+    repeat_value = np.full(n, np.nan)
+    margin_rate = np.full(n, np.nan)
+    revenue = ships.values.get("revenue")
+    if revenue is not None and rows.shape[0]:
+        # Per-customer sums over the gathered rows only: nothing after the cutoff enters a sum,
+        # not even as rounding in a table-wide running total.
+        amount = np.nan_to_num(np.asarray(revenue, dtype=np.float64)[index])
+        total = np.bincount(rows, weights=amount, minlength=n)
+        first_of_row = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        first_day = np.zeros(n, dtype=days.dtype)
+        first_day[rows[first_of_row]] = days[first_of_row]
+        first = np.bincount(rows, weights=amount * (days == first_day[rows]), minlength=n)
+        repeats = rfm.frequency > 0
+        repeat_value[repeats] = (total[repeats] - first[repeats]) / rfm.frequency[repeats]
+        cost = ships.values.get("cost")
+        if cost is not None:
+            cost_rows = np.asarray(cost, dtype=np.float64)[index]
+            spent = np.bincount(rows, weights=np.nan_to_num(cost_rows), minlength=n)
+            has_cost = np.bincount(rows, weights=np.isfinite(cost_rows), minlength=n) > 0
+            known = (total > 0) & has_cost
+            margin_rate[known] = np.clip((total[known] - spent[known]) / total[known], -1.0, 1.0)
+    return OccasionSummary(rfm.frequency, rfm.recency, rfm.T, repeat_value, margin_rate)
+
+
+@dataclass(frozen=True)
+class ValueModel:
+    """Fitted value models and the settings scoring needs: what the bundle stores (JSON)."""
+
+    occasion_model: str  # bgnbd | pareto_nbd
+    bgnbd: BGNBDParams | None
+    pareto_nbd: ParetoNBDParams | None
+    gamma_gamma: GammaGammaParams | None
+    mean_occasion_value: float  # NaN without revenue
+    margin_source: str  # "cost" or "configured share"
+    margin_share: float  # the configured share, or the population margin when costs exist
+    horizon_days: int
+    annual_discount_rate: float
+    clv_horizon_days: int
+    clv_step_days: int
+    choice: str = ""  # why this occasion model
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON for the bundle."""
+        return {
+            "occasion_model": self.occasion_model,
+            "bgnbd": self.bgnbd.to_dict() if self.bgnbd else None,
+            "pareto_nbd": self.pareto_nbd.to_dict() if self.pareto_nbd else None,
+            "gamma_gamma": self.gamma_gamma.to_dict() if self.gamma_gamma else None,
+            "mean_occasion_value": _json_float(self.mean_occasion_value),
+            "margin_source": self.margin_source,
+            "margin_share": float(self.margin_share),
+            "horizon_days": self.horizon_days,
+            "annual_discount_rate": self.annual_discount_rate,
+            "clv_horizon_days": self.clv_horizon_days,
+            "clv_step_days": self.clv_step_days,
+            "choice": self.choice,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ValueModel:
+        """Inverse of :meth:`to_dict`."""
+        mean = raw["mean_occasion_value"]
+        return cls(
+            occasion_model=str(raw["occasion_model"]),
+            bgnbd=BGNBDParams.from_dict(raw["bgnbd"]) if raw["bgnbd"] else None,
+            pareto_nbd=ParetoNBDParams.from_dict(raw["pareto_nbd"]) if raw["pareto_nbd"] else None,
+            gamma_gamma=GammaGammaParams.from_dict(raw["gamma_gamma"]) if raw["gamma_gamma"] else None,
+            mean_occasion_value=float("nan") if mean is None else float(mean),
+            margin_source=str(raw["margin_source"]),
+            margin_share=float(raw["margin_share"]),
+            horizon_days=int(raw["horizon_days"]),
+            annual_discount_rate=float(raw["annual_discount_rate"]),
+            clv_horizon_days=int(raw["clv_horizon_days"]),
+            clv_step_days=int(raw["clv_step_days"]),
+            choice=str(raw.get("choice", "")),
+        )
+
+
+def _json_float(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _fit_occasions(summary: OccasionSummary, model: str) -> BGNBDParams | ParetoNBDParams | None:
+    usable = np.isfinite(summary.frequency) & (summary.T > 0)
+    if usable.sum() < 2 or not (summary.frequency[usable] > 0).any():
+        return None
+    x, tx, age = summary.frequency[usable], summary.recency[usable], summary.T[usable]
+    return fit_bgnbd(x, tx, age) if model == "bgnbd" else fit_pareto_nbd(x, tx, age)
+
+
+def _fit_spend(summary: OccasionSummary) -> tuple[GammaGammaParams | None, float]:
+    value = summary.repeat_value
+    usable = np.isfinite(value) & (value > 0) & (summary.frequency > 0)
+    if not usable.any():
+        return None, float("nan")
+    mean = float(np.average(value[usable], weights=summary.frequency[usable]))
+    if usable.sum() < 20:
+        return None, mean
+    try:
+        return fit_gamma_gamma(summary.frequency[usable], value[usable]), mean
+    except ValueError:
+        return None, mean
+
+
+def fit_value_model(
+    history: HistoryArrays, cutoff_day: int, config: ValueConfig, *, occasion_model: str, choice: str = ""
+) -> ValueModel:
+    """Fit the occasion model, Gamma-Gamma and the margin on the history up to ``cutoff_day``."""
+    codes = np.arange(history.n_customers, dtype=np.int64)
+    summary = occasion_summary(history, codes, cutoff_day)
+    params = {
+        name: _fit_occasions(summary, name) if name == occasion_model else None for name in OCCASION_MODELS
+    }
+    gamma_gamma, mean_value = _fit_spend(summary)
+    known = np.isfinite(summary.margin_rate)
+    if known.any():
+        margin_source, margin_share = "cost", float(np.median(summary.margin_rate[known]))
+    else:
+        margin_source, margin_share = "configured share", config.margin_share
+    return ValueModel(
+        occasion_model=occasion_model,
+        bgnbd=params["bgnbd"],  # type: ignore[arg-type]
+        pareto_nbd=params["pareto_nbd"],  # type: ignore[arg-type]
+        gamma_gamma=gamma_gamma,
+        mean_occasion_value=mean_value,
+        margin_source=margin_source,
+        margin_share=margin_share,
+        horizon_days=config.horizon_days,
+        annual_discount_rate=config.annual_discount_rate,
+        clv_horizon_days=config.clv_horizon_days,
+        clv_step_days=config.clv_step_days,
+        choice=choice,
+    )
+
+
+@dataclass(frozen=True)
+class ValuePrediction:
+    """Per customer: forecasts over the value horizon and the discounted CLV."""
+
+    expected_shipments: np.ndarray  # expected purchase occasions (shipment days)
+    expected_revenue: np.ndarray  # NaN without revenue
+    p_alive: np.ndarray
+    clv: np.ndarray  # NaN without revenue
+    value_per_occasion: np.ndarray
+
+
+def _occasion_params(model: ValueModel) -> BGNBDParams | ParetoNBDParams | None:
+    return model.bgnbd if model.occasion_model == "bgnbd" else model.pareto_nbd
+
+
+def _expected(model: ValueModel, horizon: Any, s: OccasionSummary) -> np.ndarray:
+    params = _occasion_params(model)
+    x, tx, age = s.frequency, s.recency, np.maximum(s.T, 1e-9)
+    if isinstance(params, BGNBDParams):
+        return np.asarray(expected_transactions(params, horizon, x, tx, age))
+    assert isinstance(params, ParetoNBDParams)
+    return np.asarray(pareto_nbd_expected_transactions(params, horizon, x, tx, age))
+
+
+def predict_value(
+    model: ValueModel,
+    history: HistoryArrays,
+    codes: np.ndarray,
+    cutoff_day: int,
+    *,
+    horizon_days: int | None = None,
+) -> ValuePrediction:
+    """Value forecasts of customers ``codes`` as of ``cutoff_day`` (reads nothing after it)."""
+    s = occasion_summary(history, codes, cutoff_day)
+    n = codes.shape[0]
+    params = _occasion_params(model)
+    if params is None or n == 0:
+        nan = np.full(n, np.nan)
+        return ValuePrediction(nan, nan.copy(), nan.copy(), nan.copy(), nan.copy())
+    horizon = horizon_days or model.horizon_days
+    x, tx, age = s.frequency, s.recency, np.maximum(s.T, 1e-9)
+    shipments = _expected(model, float(horizon), s)
+    if isinstance(params, BGNBDParams):
+        alive = np.asarray(prob_alive(params, x, tx, age))
+    else:
+        alive = np.asarray(pareto_nbd_prob_alive(params, x, tx, age))
+    if model.gamma_gamma is not None:
+        per_occasion = conditional_expected_value(model.gamma_gamma, x, s.repeat_value)
+    else:
+        per_occasion = np.where(np.isfinite(s.repeat_value), s.repeat_value, model.mean_occasion_value)
+    per_occasion = np.asarray(per_occasion, dtype=np.float64)
+    margin = np.where(np.isfinite(s.margin_rate), s.margin_rate, model.margin_share)
+    steps = model.clv_horizon_days // model.clv_step_days
+    cumulative = expected_cumulative_transactions(
+        model.occasion_model,  # type: ignore[arg-type]
+        params,
+        x,
+        tx,
+        age,
+        steps * model.clv_step_days,
+        model.clv_step_days,
+    )
+    clv = discounted_clv(cumulative, per_occasion, margin, model.annual_discount_rate, model.clv_step_days)
+    return ValuePrediction(
+        expected_shipments=shipments,
+        expected_revenue=shipments * per_occasion,
+        p_alive=alive,
+        clv=np.asarray(clv, dtype=np.float64),
+        value_per_occasion=per_occasion,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Holdout check
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ValueHoldout:
+    """What the holdout check measured, per occasion model."""
+
+    calibration_end_day: int
+    holdout_days: int
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    tracking: dict[str, np.ndarray] = field(default_factory=dict)  # weekly cumulative, "actual" too
+    chosen: str = "bgnbd"
+    reason: str = ""
+
+
+def _actual(
+    history: HistoryArrays, codes: np.ndarray, after: int, until: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(occasions, revenue) of ``codes`` in (after, until]."""
+    ships = history.shipments
+    lo, hi = ships.bounds(codes, after), ships.bounds(codes, until)
+    days = ships.day
+    distinct = np.ones(len(ships), dtype=bool)
+    if len(ships) > 1:
+        distinct[1:] = (days[1:] != days[:-1]) | (ships.code[1:] != ships.code[:-1])
+    occasions = _window_totals(distinct.astype(np.float64), lo, hi)
+    revenue = ships.values.get("revenue")
+    spent = _window_totals(np.asarray(revenue, dtype=np.float64), lo, hi) if revenue is not None else None
+    return occasions, spent if spent is not None else np.full(codes.shape[0], np.nan)
+
+
+def _errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    ok = np.isfinite(predicted) & np.isfinite(actual)
+    if not ok.any():
+        return {"mae": float("nan"), "correlation": float("nan"), "aggregate_error": float("nan")}
+    p, a = predicted[ok], actual[ok]
+    correlation = float(np.corrcoef(p, a)[0, 1]) if p.std() > 0 and a.std() > 0 else float("nan")
+    return {
+        "mae": float(np.mean(np.abs(p - a))),
+        "correlation": correlation,
+        "aggregate_error": float(p.sum() / a.sum() - 1.0) if a.sum() > 0 else float("nan"),
+    }
+
+
+def value_holdout(history: HistoryArrays, cutoff_day: int, config: ValueConfig) -> ValueHoldout | None:
+    """Fit each occasion model on the history before the last value horizon, forecast that horizon
+    for the customers known then, and compare with what they did (None: history too short)."""
+    first_day = int(history.shipments.day.min()) if len(history.shipments) else cutoff_day
+    holdout = config.horizon_days
+    if cutoff_day - holdout - first_day < config.min_calibration_days:
+        return None
+    holdout -= holdout % _TRACKING_STEP_DAYS
+    end = cutoff_day - holdout
+    known = history.shipments.starts(np.arange(history.n_customers)) < history.shipments.bounds(
+        np.arange(history.n_customers), end
+    )
+    codes = np.flatnonzero(known).astype(np.int64)
+    actual_occasions, actual_revenue = _actual(history, codes, end, cutoff_day)
+    result = ValueHoldout(calibration_end_day=end, holdout_days=holdout)
+    weeks = np.arange(1, holdout // _TRACKING_STEP_DAYS + 1) * _TRACKING_STEP_DAYS
+    ships = history.shipments
+    result.tracking["actual"] = (
+        np.array([_actual(history, codes, end, end + int(w))[0].sum() for w in weeks])
+        if len(ships)
+        else np.zeros(0)
+    )
+    for name in OCCASION_MODELS:
+        model = fit_value_model(history, end, config, occasion_model=name)
+        if _occasion_params(model) is None:
+            continue
+        predicted = predict_value(model, history, codes, end, horizon_days=holdout)
+        shipments = _errors(predicted.expected_shipments, actual_occasions)
+        revenue = _errors(predicted.expected_revenue, actual_revenue)
+        result.metrics[f"value_{name}"] = {
+            **{f"shipments_{k}": v for k, v in shipments.items()},
+            **{f"revenue_{k}": v for k, v in revenue.items()},
+        }
+        summary = occasion_summary(history, codes, end)
+        params = _occasion_params(model)
+        assert params is not None
+        cumulative = expected_cumulative_transactions(
+            name,  # type: ignore[arg-type]
+            params,
+            summary.frequency,
+            summary.recency,
+            np.maximum(summary.T, 1e-9),
+            holdout,
+            _TRACKING_STEP_DAYS,
+        )
+        result.tracking[name] = cumulative.sum(axis=0)
+    if not result.metrics:
+        return None
+    key = "revenue_mae" if np.isfinite(actual_revenue).any() else "shipments_mae"
+    result.chosen = min(result.metrics, key=lambda m: result.metrics[m][key]).removeprefix("value_")
+    result.reason = (
+        f"{result.chosen}: lowest holdout {key.replace('_', ' ')} over the last {holdout} days ("
+        + ", ".join(f"{m.removeprefix('value_')} {v[key]:.4g}" for m, v in sorted(result.metrics.items()))
+        + ")"
+    )
+    return result
+
+
+def plot_tracking(holdout: ValueHoldout, path: Path) -> Path:
+    """Cumulative actual vs predicted occasions, week by week over the holdout."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    weeks = np.arange(1, holdout.tracking["actual"].shape[0] + 1)
+    for name, series in holdout.tracking.items():
+        style = {"color": "black", "linewidth": 2.2} if name == "actual" else {"linestyle": "--"}
+        ax.plot(weeks, series, label=name, **style)
+    ax.set_xlabel("weeks after the calibration end")
+    ax.set_ylabel("cumulative shipment days (customers known then)")
+    ax.set_title("Value holdout: tracking plot")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
