@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,13 +13,15 @@ import pytest
 from berth.config import ValueConfig
 from berth.customer_value import (
     ValueModel,
+    fit_direct_models,
     fit_value_model,
     occasion_summary,
     predict_value,
     value_holdout,
 )
-from berth.features import HistoryArrays, date_to_day
+from berth.features import FeatureSpec, HistoryArrays, compute_features, date_to_day, plan_features
 from berth.modeling.btyd import BGNBDParams
+from berth.modeling.direct_value import DirectValueModel
 from berth.tables import PortData
 
 START = date(2024, 1, 1)
@@ -76,6 +80,33 @@ def test_occasion_summary_by_hand() -> None:
     assert s.frequency[b] == 0
     assert np.isnan(s.repeat_value[b])
     assert s.margin_rate[b] == pytest.approx(-0.25)
+
+
+def test_missing_revenue_is_unknown_and_margin_uses_rows_with_both_figures() -> None:
+    history = _history(
+        [
+            ("A", 0, float("nan"), float("nan")),
+            ("A", 10, float("nan"), float("nan")),  # no revenue at all: value unknown, not zero
+            ("B", 0, 100.0, 50.0),
+            ("B", 10, 100.0, float("nan")),  # no cost: left out of the margin
+            ("B", 20, 100.0, 50.0),
+        ]
+    )
+    s = occasion_summary(history, np.arange(2), DAY0 + 30)
+    a, b = history.customer_ids.tolist().index("A"), history.customer_ids.tolist().index("B")
+    assert s.frequency[a] == 1
+    assert np.isnan(s.repeat_value[a])
+    assert np.isnan(s.margin_rate[a])
+    assert s.repeat_value[b] == pytest.approx(100.0)
+    assert s.margin_rate[b] == pytest.approx(0.5)
+
+
+def test_clv_steps_must_divide_the_clv_horizon() -> None:
+    from berth.config import TrainConfig, parse_config
+    from berth.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="whole number"):
+        parse_config(TrainConfig, {"value": {"clv_horizon_days": 1000, "clv_step_days": 28}}, source="x")
 
 
 def test_forecasts_read_nothing_after_the_cutoff() -> None:
@@ -171,3 +202,62 @@ def test_shipments_only_history_gets_occasion_forecasts_without_revenue() -> Non
     assert np.isfinite(prediction.expected_shipments).all()
     assert np.isnan(prediction.expected_revenue).all()
     assert np.isnan(prediction.clv).all()
+
+
+def _spec(history: HistoryArrays, day: int) -> FeatureSpec:
+    return plan_features(history, day, FeatureSpec(horizon_days=90))
+
+
+def test_direct_revenue_models_learn_only_from_labels_that_end_by_their_cutoff() -> None:
+    rows = _random_rows(7, customers=300, days=1000)
+    history = _history(rows)
+    label_end = DAY0 + 800
+    config = ValueConfig(horizon_days=182, direct_cutoffs=3)
+    spec = _spec(history, label_end)
+    models = fit_direct_models(history, spec, label_end, 182, config, occasion_model="bgnbd")
+    assert set(models) == {"direct", "corrected"}
+    later = _history(
+        [r if DAY0 + r[1] <= label_end else (r[0], r[1], r[2] * 9.0, r[3]) for r in rows]
+        + [(r[0], 900, 1e6, 1.0) for r in rows[::7]]
+    )
+    again = fit_direct_models(later, spec, label_end, 182, config, occasion_model="bgnbd")
+    probe = np.random.default_rng(0).gamma(2.0, 10.0, size=(50, len(spec.feature_names)))
+    forecast = np.full(50, 1_000.0)
+    for variant, model in models.items():
+        assert model.horizon_days == 182
+        np.testing.assert_array_equal(model.predict(probe, forecast), again[variant].predict(probe, forecast))
+    # too little history before the label end: no direct model, and the holdout says why
+    assert fit_direct_models(history, spec, DAY0 + 300, 182, config, occasion_model="bgnbd") == {}
+
+
+def test_holdout_compares_direct_models_and_the_bundle_serves_the_chosen_one(tmp_path: Path) -> None:
+    rows = _random_rows(8, customers=300, days=1000)
+    history = _history(rows)
+    cutoff = DAY0 + 1000
+    config = ValueConfig(horizon_days=182, direct_cutoffs=3)
+    spec = _spec(history, cutoff)
+    holdout = value_holdout(history, cutoff, config, spec)
+    assert holdout is not None
+    assert {"value_direct", "value_corrected"} <= set(holdout.metrics)
+    assert np.isfinite(holdout.metrics["value_corrected"]["revenue_mae"])
+    short = value_holdout(_history(_random_rows(8, customers=100, days=400)), DAY0 + 400, config, spec)
+    assert short is not None
+    assert any("not evaluated" in note for note in short.notes)
+    # a served corrected model: JSON + UBJ through the bundle, same revenue after a reload
+    base = fit_value_model(history, cutoff, config, occasion_model="bgnbd")
+    trees = fit_direct_models(history, spec, cutoff, 182, config, occasion_model="bgnbd")["corrected"]
+    served = replace(base, direct=trees, revenue_model="corrected")
+    codes = np.arange(history.n_customers)
+    features = compute_features(history, cutoff, spec, codes=codes).values
+    before = predict_value(served, history, codes, cutoff, features=features)
+    assert not np.allclose(
+        before.expected_revenue, predict_value(base, history, codes, cutoff).expected_revenue
+    )
+    folder = tmp_path / "direct"
+    folder.mkdir()
+    reloaded = replace(
+        base, direct=DirectValueModel.load(folder, trees.save(folder)), revenue_model="corrected"
+    )
+    after = predict_value(reloaded, history, codes, cutoff, features=features)
+    np.testing.assert_allclose(after.expected_revenue, before.expected_revenue, rtol=1e-6)
+    np.testing.assert_allclose(after.clv, before.clv, rtol=1e-6)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -38,6 +38,7 @@ from berth.modeling import btyd, trees
 from berth.modeling import value as value_models
 from berth.modeling.btyd import BGNBDParams
 from berth.modeling.churn import ChurnClassifier
+from berth.modeling.direct_value import DirectValueModel
 from berth.modeling.tiers import TierClassifier, TierRule, movement_probabilities, tier_current
 from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
 from berth.tables import CUSTOMER_ID, PortData
@@ -105,7 +106,12 @@ class ModelBundle:
             "risk_bands.json": dict(self.risk_bands),
             "tier_rule.json": self.tier_rule.to_dict() if self.tier_rule else None,
             "tier_model.json": self.tier_model.save(folder) if self.tier_model else None,
-            "value_model.json": self.value_model.to_dict() if self.value_model else None,
+            "value_model.json": {
+                **self.value_model.to_dict(),
+                "direct": self.value_model.direct.save(folder) if self.value_model.direct else None,
+            }
+            if self.value_model
+            else None,
             "taxonomy.json": {
                 "config": self.taxonomy[0].model_dump(mode="json"),
                 "reference": self.taxonomy[1].to_dict(),
@@ -153,7 +159,7 @@ class ModelBundle:
             risk_bands=read("risk_bands.json"),
             tier_rule=TierRule.from_dict(tier_rule) if tier_rule else None,
             tier_model=TierClassifier.load(folder, tier_model) if tier_model else None,
-            value_model=ValueModel.from_dict(value_model) if value_model else None,
+            value_model=_load_value_model(folder, value_model) if value_model else None,
             taxonomy=(
                 TaxonomyConfig.model_validate(taxonomy["config"]),
                 TaxonomyReference.from_dict(taxonomy["reference"]),
@@ -161,6 +167,21 @@ class ModelBundle:
             if taxonomy
             else None,
         )
+
+
+def _load_value_model(folder: Path, raw: Mapping[str, Any]) -> ValueModel:
+    model = ValueModel.from_dict(raw)
+    direct = raw.get("direct")
+    return replace(model, direct=DirectValueModel.load(folder, direct)) if direct else model
+
+
+def _has_measure(history: HistoryArrays, measure: str) -> bool:
+    """Whether the input can give the tier rule's measure (a revenue rule needs revenue figures)."""
+    column = {"revenue": "revenue", "volume": "volume", "points": "volume"}.get(measure)
+    if column is None:
+        return True
+    values = history.shipments.values.get(column)
+    return values is not None and bool(np.isfinite(np.asarray(values, dtype=np.float64)).any())
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -353,7 +374,15 @@ class BundleScorer:
             contributions=contributions,
             tier_current=current,
             tier_probabilities=tiers,
-            value=predict_value(bundle.value_model, history, codes, day, horizon_days=value_horizon_days)
+            value=predict_value(
+                bundle.value_model,
+                history,
+                codes,
+                day,
+                horizon_days=value_horizon_days,
+                features=matrix.values,
+                modelled=eligible,
+            )
             if bundle.value_model is not None
             else None,
             taxonomy=self._taxonomy(history, codes, day),
@@ -381,7 +410,7 @@ class BundleScorer:
         with the churn probability and otherwise return to the lowest tier.
         """
         rule, model = self.bundle.tier_rule, self.bundle.tier_model
-        if rule is None:
+        if rule is None or not _has_measure(history, rule.measure):
             return None, None
         current = tier_current(history, codes, day, rule)
         if model is None or not codes.shape[0]:

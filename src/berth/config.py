@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -132,7 +132,7 @@ class TierConfig(StrictModel):
         default="auto",
         description="auto: revenue when the data has it, else volume, else shipment count.",
     )
-    names: tuple[str, ...] = Field(
+    names: tuple[Annotated[str, Field(min_length=1, max_length=32)], ...] = Field(
         default=("bronze", "silver", "gold", "platinum"), description="Tiers, lowest first."
     )
     method: Literal["quantile", "absolute"] = "quantile"
@@ -187,6 +187,24 @@ class ValueConfig(StrictModel):
     min_calibration_days: int = Field(
         default=90, ge=28, description="History needed before the holdout for the holdout check."
     )
+    revenue_model: Literal["auto", "btyd", "direct", "corrected"] = Field(
+        default="auto",
+        description="expected_revenue from BTYD × Gamma-Gamma, a direct boosted model of next-period "
+        "revenue, or BTYD corrected by it; auto: the lowest holdout error.",
+    )
+    direct_cutoffs: int = Field(
+        default=4, ge=2, description="Cutoffs whose next value horizon trains the direct model."
+    )
+    direct_step_days: int = Field(default=30, ge=7, description="Days between those cutoffs.")
+
+    @model_validator(mode="after")
+    def _whole_steps(self) -> ValueConfig:
+        if self.clv_horizon_days % self.clv_step_days:
+            raise ValueError(
+                f"clv_horizon_days ({self.clv_horizon_days}) must be a whole number of "
+                f"clv_step_days ({self.clv_step_days})"
+            )
+        return self
 
 
 class TrainConfig(StrictModel):

@@ -15,7 +15,7 @@ with the lower per-customer error (``value.occasion_model: auto``). Functions he
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from berth.config import ValueConfig
-from berth.features import HistoryArrays
+from berth.features import FeatureSpec, HistoryArrays, compute_features
 from berth.modeling.btyd import BGNBDParams, expected_transactions, fit_bgnbd, prob_alive, rfm_from_events
+from berth.modeling.direct_value import DirectValueModel, fit_direct_value
 from berth.modeling.value import (
     GammaGammaParams,
     ParetoNBDParams,
@@ -83,21 +84,27 @@ def occasion_summary(history: HistoryArrays, codes: np.ndarray, cutoff_day: int)
     if revenue is not None and rows.shape[0]:
         # Per-customer sums over the gathered rows only: nothing after the cutoff enters a sum,
         # not even as rounding in a table-wide running total.
-        amount = np.nan_to_num(np.asarray(revenue, dtype=np.float64)[index])
+        raw_amount = np.asarray(revenue, dtype=np.float64)[index]
+        known_revenue = np.isfinite(raw_amount)
+        amount = np.where(known_revenue, raw_amount, 0.0)
         total = np.bincount(rows, weights=amount, minlength=n)
+        # A customer none of whose shipments has a revenue figure has an unknown value, not zero.
+        has_revenue = np.bincount(rows, weights=known_revenue, minlength=n) > 0
         first_of_row = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         first_day = np.zeros(n, dtype=days.dtype)
         first_day[rows[first_of_row]] = days[first_of_row]
         first = np.bincount(rows, weights=amount * (days == first_day[rows]), minlength=n)
-        repeats = rfm.frequency > 0
+        repeats = (rfm.frequency > 0) & has_revenue
         repeat_value[repeats] = (total[repeats] - first[repeats]) / rfm.frequency[repeats]
         cost = ships.values.get("cost")
         if cost is not None:
+            # The margin over the shipments that have both figures (as the taxonomy's margin).
             cost_rows = np.asarray(cost, dtype=np.float64)[index]
-            spent = np.bincount(rows, weights=np.nan_to_num(cost_rows), minlength=n)
-            has_cost = np.bincount(rows, weights=np.isfinite(cost_rows), minlength=n) > 0
-            known = (total > 0) & has_cost
-            margin_rate[known] = np.clip((total[known] - spent[known]) / total[known], -1.0, 1.0)
+            both = known_revenue & np.isfinite(cost_rows)
+            earned = np.bincount(rows, weights=np.where(both, raw_amount, 0.0), minlength=n)
+            spent = np.bincount(rows, weights=np.where(both, cost_rows, 0.0), minlength=n)
+            known = earned > 0
+            margin_rate[known] = np.clip((earned[known] - spent[known]) / earned[known], -1.0, 1.0)
     return OccasionSummary(rfm.frequency, rfm.recency, rfm.T, repeat_value, margin_rate)
 
 
@@ -117,6 +124,8 @@ class ValueModel:
     clv_horizon_days: int
     clv_step_days: int
     choice: str = ""  # why this occasion model
+    revenue_model: str = "btyd"  # btyd | direct | corrected
+    direct: DirectValueModel | None = field(default=None, compare=False)  # saved by the bundle
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON for the bundle."""
@@ -133,6 +142,7 @@ class ValueModel:
             "clv_horizon_days": self.clv_horizon_days,
             "clv_step_days": self.clv_step_days,
             "choice": self.choice,
+            "revenue_model": self.revenue_model,
         }
 
     @classmethod
@@ -152,6 +162,7 @@ class ValueModel:
             clv_horizon_days=int(raw["clv_horizon_days"]),
             clv_step_days=int(raw["clv_step_days"]),
             choice=str(raw.get("choice", "")),
+            revenue_model=str(raw.get("revenue_model", "btyd")),
         )
 
 
@@ -176,9 +187,12 @@ def _fit_spend(summary: OccasionSummary) -> tuple[GammaGammaParams | None, float
     if usable.sum() < 20:
         return None, mean
     try:
-        return fit_gamma_gamma(summary.frequency[usable], value[usable]), mean
+        params = fit_gamma_gamma(summary.frequency[usable], value[usable])
     except ValueError:
         return None, mean
+    # q ≤ 1: the spend distribution has no finite mean (heavy-tailed revenue); a one-occasion
+    # customer's expectation would be infinite. The observed mean per occasion is used instead.
+    return (params, mean) if params.q > 1.0 else (None, mean)
 
 
 def fit_value_model(
@@ -243,8 +257,15 @@ def predict_value(
     cutoff_day: int,
     *,
     horizon_days: int | None = None,
+    features: np.ndarray | None = None,
+    modelled: np.ndarray | None = None,
 ) -> ValuePrediction:
-    """Value forecasts of customers ``codes`` as of ``cutoff_day`` (reads nothing after it)."""
+    """Value forecasts of customers ``codes`` as of ``cutoff_day`` (reads nothing after it).
+
+    With a direct revenue model, ``features`` (the bundle's feature matrix of ``codes``) and
+    ``modelled`` (rows the trees may score: the lookback-eligible customers) give its revenue;
+    the CLV is the BTYD one scaled by the same correction.
+    """
     s = occasion_summary(history, codes, cutoff_day)
     n = codes.shape[0]
     params = _occasion_params(model)
@@ -274,12 +295,30 @@ def predict_value(
         steps * model.clv_step_days,
         model.clv_step_days,
     )
-    clv = discounted_clv(cumulative, per_occasion, margin, model.annual_discount_rate, model.clv_step_days)
+    clv = np.asarray(
+        discounted_clv(cumulative, per_occasion, margin, model.annual_discount_rate, model.clv_step_days),
+        dtype=np.float64,
+    )
+    revenue = shipments * per_occasion
+    direct = model.direct
+    if direct is not None and features is not None:
+        rows = np.ones(n, dtype=bool) if modelled is None else np.asarray(modelled, dtype=bool)
+        same = horizon == direct.horizon_days
+        btyd_v = revenue if same else _expected(model, float(direct.horizon_days), s) * per_occasion
+        corrected = direct.predict(features[rows], btyd_v[rows])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(btyd_v[rows] > 1e-9, corrected / btyd_v[rows], np.nan)
+            # another horizon than the trees': their revenue scaled by the BTYD curve's shape
+            share = np.ones(int(rows.sum())) if same else revenue[rows] / btyd_v[rows]
+        corrected = corrected * np.where(np.isfinite(share), share, 1.0)
+        revenue = revenue.copy()
+        revenue[rows] = corrected
+        clv[rows] = np.where(np.isfinite(factor), clv[rows] * factor, clv[rows])
     return ValuePrediction(
         expected_shipments=shipments,
-        expected_revenue=shipments * per_occasion,
+        expected_revenue=revenue,
         p_alive=alive,
-        clv=np.asarray(clv, dtype=np.float64),
+        clv=clv,
         value_per_occasion=per_occasion,
     )
 
@@ -299,6 +338,8 @@ class ValueHoldout:
     tracking: dict[str, np.ndarray] = field(default_factory=dict)  # weekly cumulative, "actual" too
     chosen: str = "bgnbd"
     reason: str = ""
+    best_btyd: str = "bgnbd"
+    notes: list[str] = field(default_factory=list)
 
 
 def _actual(
@@ -330,8 +371,54 @@ def _errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     }
 
 
-def value_holdout(history: HistoryArrays, cutoff_day: int, config: ValueConfig) -> ValueHoldout | None:
-    """Fit each occasion model on the history before the last value horizon, forecast that horizon
+def _direct_cutoffs(history: HistoryArrays, label_end: int, horizon: int, config: ValueConfig) -> list[int]:
+    """Cutoffs whose next ``horizon`` days end by ``label_end``, latest first, with enough history."""
+    first_day = int(history.shipments.day.min()) if len(history.shipments) else label_end
+    latest = label_end - horizon
+    candidates = [latest - k * config.direct_step_days for k in range(config.direct_cutoffs)]
+    return sorted(c for c in candidates if c - first_day >= config.min_calibration_days)
+
+
+def fit_direct_models(
+    history: HistoryArrays,
+    spec: FeatureSpec,
+    label_end: int,
+    horizon: int,
+    config: ValueConfig,
+    *,
+    occasion_model: str,
+    variants: tuple[str, ...] = ("direct", "corrected"),
+    seed: int = 0,
+) -> dict[str, DirectValueModel]:
+    """Direct revenue models trained on cutoffs whose revenue horizon ends by ``label_end`` (the
+    latest such cutoff early-stops); empty when the history holds fewer than two such cutoffs or
+    no revenue."""
+    cutoffs = _direct_cutoffs(history, label_end, horizon, config)
+    if len(cutoffs) < 2 or "revenue" not in history.shipments.values:
+        return {}
+    blocks = []
+    for cutoff in cutoffs:
+        matrix = compute_features(history, cutoff, spec)
+        btyd = fit_value_model(history, cutoff, config, occasion_model=occasion_model)
+        forecast = predict_value(btyd, history, matrix.codes, cutoff, horizon_days=horizon).expected_revenue
+        actual = _actual(history, matrix.codes, cutoff, cutoff + horizon)[1]
+        blocks.append((matrix.values, forecast, actual))
+    return {
+        variant: fit_direct_value(blocks[:-1], blocks[-1], variant=variant, horizon_days=horizon, seed=seed)
+        for variant in variants
+    }
+
+
+def value_holdout(
+    history: HistoryArrays,
+    cutoff_day: int,
+    config: ValueConfig,
+    spec: FeatureSpec | None = None,
+    *,
+    seed: int = 0,
+) -> ValueHoldout | None:
+    """Fit each occasion model (and, given the feature ``spec`` and history enough, the direct and
+    corrected revenue models) on the history before the last value horizon, forecast that horizon
     for the customers known then, and compare with what they did (None: history too short)."""
     first_day = int(history.shipments.day.min()) if len(history.shipments) else cutoff_day
     holdout = config.horizon_days
@@ -379,6 +466,36 @@ def value_holdout(history: HistoryArrays, cutoff_day: int, config: ValueConfig) 
     if not result.metrics:
         return None
     key = "revenue_mae" if np.isfinite(actual_revenue).any() else "shipments_mae"
+    best_btyd = min(result.metrics, key=lambda m: result.metrics[m][key]).removeprefix("value_")
+    result.best_btyd = best_btyd
+    if spec is not None and key == "revenue_mae" and config.revenue_model != "btyd":
+        direct = fit_direct_models(history, spec, end, holdout, config, occasion_model=best_btyd, seed=seed)
+        if not direct:
+            result.notes.append(
+                f"direct revenue models not evaluated: fewer than two cutoffs with {holdout} days of "
+                f"labels and {config.min_calibration_days} days of history before the holdout"
+            )
+        btyd = fit_value_model(history, end, config, occasion_model=best_btyd)
+        # Features of the lookback-eligible customers, as the trees were trained on; the others
+        # keep the BTYD forecast (as in serving).
+        at_end = compute_features(history, end, spec)
+        features = np.full((codes.shape[0], at_end.values.shape[1]), np.nan)
+        positions = np.searchsorted(codes, at_end.codes)
+        features[positions] = at_end.values
+        eligible = np.zeros(codes.shape[0], dtype=bool)
+        eligible[positions] = True
+        for variant, trees in direct.items():
+            served = replace(btyd, direct=trees, revenue_model=variant)
+            predicted = predict_value(
+                served, history, codes, end, horizon_days=holdout, features=features, modelled=eligible
+            )
+            revenue = _errors(predicted.expected_revenue, actual_revenue)
+            result.metrics[f"value_{variant}"] = {
+                **dict.fromkeys(
+                    ("shipments_mae", "shipments_correlation", "shipments_aggregate_error"), np.nan
+                ),
+                **{f"revenue_{k}": v for k, v in revenue.items()},
+            }
     result.chosen = min(result.metrics, key=lambda m: result.metrics[m][key]).removeprefix("value_")
     result.reason = (
         f"{result.chosen}: lowest holdout {key.replace('_', ' ')} over the last {holdout} days ("

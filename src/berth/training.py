@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -21,7 +21,14 @@ from berth._logging import get_logger
 from berth._memory import release_freed_memory
 from berth.bundle import ModelBundle, library_versions
 from berth.config import TrainConfig
-from berth.customer_value import ValueHoldout, fit_value_model, plot_tracking, value_holdout
+from berth.customer_value import (
+    ValueHoldout,
+    ValueModel,
+    fit_direct_models,
+    fit_value_model,
+    plot_tracking,
+    value_holdout,
+)
 from berth.errors import InsufficientHistoryError
 from berth.evaluation import churn_metrics, plot_calibration, plot_gains, plot_importance, plot_roc
 from berth.features import (
@@ -263,21 +270,11 @@ def train_churn_model(
     metrics.update(tiers.metrics)
     seconds["tiers"] = time.perf_counter() - started
     started = time.perf_counter()
-    holdout = value_holdout(history, end_day, config.value)
-    occasion_model: str = config.value.occasion_model
+    value_model, holdout, value_notes = _train_value(history, spec, end_day, config)
     if holdout is not None:
         metrics.update(holdout.metrics)
-        choice = holdout.reason
-        if occasion_model == "auto":
-            occasion_model = holdout.chosen
-    else:
-        choice = "history too short for the value holdout"
-    if occasion_model == "auto":
-        occasion_model = "bgnbd"
-    value_model = fit_value_model(
-        history, end_day, config.value, occasion_model=occasion_model, choice=choice
-    )
-    notes.append(f"value: {occasion_model} + Gamma-Gamma ({choice}); margin from {value_model.margin_source}")
+    notes.extend(value_notes)
+    occasion_model, choice = value_model.occasion_model, value_model.choice
 
     headline = metrics.get("model", {})
     seconds["value"] = time.perf_counter() - started
@@ -305,7 +302,11 @@ def train_churn_model(
                 )
                 if source in metrics
             },
-            "value_model": {"occasion_model": occasion_model, "choice": choice},
+            "value_model": {
+                "occasion_model": occasion_model,
+                "revenue_model": value_model.revenue_model,
+                "choice": choice,
+            },
             "notes": notes,
             "libraries": library_versions(),
         },
@@ -338,6 +339,51 @@ def train_churn_model(
     if artifacts_dir is not None and validation is not None and validation_probability is not None:
         result.plots = _plots(result, artifacts_dir, parts, config)
     return result
+
+
+def _train_value(
+    history: HistoryArrays, spec: FeatureSpec, end_day: int, config: TrainConfig
+) -> tuple[ValueModel, ValueHoldout | None, list[str]]:
+    """The holdout check, then the served value model: the occasion model and the revenue model
+    (BTYD × Gamma-Gamma, direct or corrected) the holdout chose, or the configured ones."""
+    settings = config.value
+    holdout = value_holdout(history, end_day, settings, spec, seed=config.seed)
+    notes = list(holdout.notes) if holdout is not None else []
+    occasion_model: str = settings.occasion_model
+    revenue_model: str = settings.revenue_model
+    if holdout is not None:
+        choice = holdout.reason
+        if occasion_model == "auto":
+            occasion_model = holdout.best_btyd
+        if revenue_model == "auto":
+            revenue_model = holdout.chosen if holdout.chosen in ("direct", "corrected") else "btyd"
+    else:
+        choice = "history too short for the value holdout"
+    if occasion_model == "auto":
+        occasion_model = "bgnbd"
+    if revenue_model == "auto":
+        revenue_model = "btyd"
+    model = fit_value_model(history, end_day, settings, occasion_model=occasion_model, choice=choice)
+    if revenue_model != "btyd":
+        fitted = fit_direct_models(
+            history,
+            spec,
+            end_day,
+            settings.horizon_days,
+            settings,
+            occasion_model=occasion_model,
+            variants=(revenue_model,),
+            seed=config.seed,
+        )
+        if revenue_model in fitted:
+            model = replace(model, direct=fitted[revenue_model], revenue_model=revenue_model)
+        else:
+            notes.append(f"value: {revenue_model} revenue model not trainable on this history; BTYD serves")
+    notes.append(
+        f"value: {occasion_model} + Gamma-Gamma, revenue from {model.revenue_model} ({choice}); "
+        f"margin from {model.margin_source}"
+    )
+    return model, holdout, notes
 
 
 def _too_short(parts: Mapping[str, Snapshots], config: TrainConfig) -> str | None:

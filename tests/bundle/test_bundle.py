@@ -46,6 +46,21 @@ def test_round_trip_scores_identically(trained: TrainedModel, sim_data: PortData
     assert set(before["activity_state"]) <= {"active", "dozing", "half_asleep", "dormant"}
 
 
+def test_input_without_revenue_gets_no_revenue_tiers_or_value(trained: TrainedModel) -> None:
+    """A revenue tier rule cannot tier a customer whose revenue is unknown: null, never bronze."""
+    assert trained.bundle.tier_rule is not None
+    assert trained.bundle.tier_rule.measure == "revenue"
+    days = ["2024-10-01", "2024-11-01", "2024-12-01", "2025-01-15"]
+    (score,) = BundleScorer(trained.bundle).score(
+        {"shipments": {"customer_id": ["X"] * 4, "shipment_date": days, "revenue": [None] * 4}},
+        trained.training_cutoff,
+    )
+    assert score.tier_current is None
+    assert score.tier_expected is None
+    assert score.expected_shipments is not None
+    assert score.expected_revenue is None or score.expected_revenue > 0
+
+
 def test_tampered_file_is_refused(trained: TrainedModel, tmp_path: Path) -> None:
     folder = _saved(trained, tmp_path)
     path = folder / "risk_bands.json"

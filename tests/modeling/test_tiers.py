@@ -134,7 +134,24 @@ def test_two_column_data_gets_tiers_by_shipment_count() -> None:
     assert measure == "shipments"
     rule = fit_tier_rule(history, date_to_day(START) + 10, 30, measure, config)
     tiers = tier_current(history, np.arange(3), date_to_day(START) + 10, rule)
-    assert dict(zip(history.customer_ids.tolist(), tiers.tolist(), strict=True)) == {"A": 2, "B": 2, "C": 1}
+    # the median count is 2: B, at the edge, stays bronze (quantile edges are strict)
+    assert dict(zip(history.customer_ids.tolist(), tiers.tolist(), strict=True)) == {"A": 2, "B": 1, "C": 1}
+
+
+def test_quantile_tiers_keep_their_shares_when_counts_tie() -> None:
+    counts = np.repeat([1.0, 2.0, 3.0, 8.0], [60, 25, 10, 5])
+    rule = TierRule(
+        "shipments",
+        30,
+        ("bronze", "silver", "gold", "platinum"),
+        tuple(np.quantile(counts, (0.5, 0.8, 0.95))),
+        {},
+        strict=True,
+    )
+    assert np.bincount(rule.assign(counts, counts > 0), minlength=5).tolist() == [0, 60, 25, 10, 5]
+    # an absolute threshold is a minimum: reaching it is enough
+    absolute = TierRule("shipments", 30, ("bronze", "silver"), (2.0,), {})
+    assert absolute.assign(np.array([1.0, 2.0]), np.array([True, True])).tolist() == [1, 2]
 
 
 def test_measure_prefers_revenue_then_volume() -> None:

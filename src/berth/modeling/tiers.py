@@ -7,9 +7,12 @@ applied to the period (cutoff − period, cutoff]; the label is the rule applied
 cutoff + period]. The period is the model's horizon, so tier snapshots are the churn snapshots:
 same cutoffs, same time split, same embargo.
 
-Quantile rules are fixed once per training run (edges from the period before the first
-evaluation cutoff, so nothing after it shapes a training row) and refitted at the training cutoff
-for serving; the bundle stores the absolute edges, so one customer is tiered alone.
+Quantile rules are fixed once per training run (edges from the period before the first held-out
+cutoff, so nothing after it shapes a training row); the bundle stores that rule's absolute edges,
+the ones the model learned, so one customer is tiered alone at serving. A customer reaches a
+quantile tier with a measure strictly above its edge (ties at a quantile stay below: with
+shipment counts, many customers share the edge value) and an absolute tier at or above it (a
+programme's published minimum).
 
 The model is gradient-boosted trees over the churn features, either one multi-class booster
 (``softprob``, temperature-calibrated) or cumulative binary boosters P(tier ≥ k) (``cumulative``,
@@ -60,6 +63,7 @@ class TierRule:
     names: tuple[str, ...]  # lowest first, without lapsed
     edges: tuple[float, ...]  # lower edge of names[1:]
     points: Mapping[str, float]
+    strict: bool = False  # quantile edges: above the edge; absolute thresholds: at least the edge
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -74,6 +78,7 @@ class TierRule:
             "names": list(self.names),
             "edges": [float(e) for e in self.edges],
             "points": dict(self.points),
+            "strict": self.strict,
         }
 
     @classmethod
@@ -85,11 +90,12 @@ class TierRule:
             names=tuple(raw["names"]),
             edges=tuple(float(e) for e in raw["edges"]),
             points={k: float(v) for k, v in raw["points"].items()},
+            strict=bool(raw.get("strict", False)),
         )
 
     def assign(self, measure: np.ndarray, shipped: np.ndarray) -> np.ndarray:
         """Tier codes (0 = lapsed, 1 = lowest named tier, ...) of measure values."""
-        codes = 1 + np.searchsorted(np.asarray(self.edges), measure, side="right")
+        codes = 1 + np.searchsorted(np.asarray(self.edges), measure, side="left" if self.strict else "right")
         return np.where(shipped, codes, 0).astype(np.int8)
 
 
@@ -139,10 +145,15 @@ def fit_tier_rule(
         active = values[shipped]
         if active.size == 0:
             raise ValueError("no customer shipped in the period before the cutoff: tiers cannot be set")
-        raw = np.quantile(active, config.quantiles)
-        # Ties (e.g. shipment counts) can repeat an edge; nudge so each tier stays reachable.
-        edges = tuple(float(e) for e in np.maximum.accumulate(raw + np.arange(raw.size) * 1e-9))
-    return TierRule(measure=measure, period_days=period_days, names=config.names, edges=edges, points=points)
+        edges = tuple(float(e) for e in np.quantile(active, config.quantiles))
+    return TierRule(
+        measure=measure,
+        period_days=period_days,
+        names=config.names,
+        edges=edges,
+        points=points,
+        strict=config.method == "quantile",
+    )
 
 
 def tier_current(history: HistoryArrays, codes: np.ndarray, cutoff_day: int, rule: TierRule) -> np.ndarray:
