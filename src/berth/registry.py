@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -285,13 +285,11 @@ def export_bundle(name: str, out: Path, *, alias: str | None = CHAMPION, version
         bundle = ModelBundle.load(folder)
         if out.exists():
             shutil.rmtree(out)
-        stamped = ModelBundle(
+        # Every model of the bundle travels: only the metadata gains the registered version.
+        stamped = replace(
+            bundle,
             metadata={**bundle.metadata, "registered_version": resolved, "registered_name": name},
-            spec=bundle.spec,
-            btyd_params=bundle.btyd_params,
-            churn=bundle.churn,
-            partial_churn=bundle.partial_churn,
-            risk_bands=bundle.risk_bands,
+            content_hash="",
         )
         stamped.save(out)
     return out

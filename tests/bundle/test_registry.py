@@ -46,6 +46,17 @@ def test_register_promote_and_export(tracking: Path, trained: TrainedModel, sim_
     out = export_bundle("test-churn", tracking / "models" / "champion")
     exported = load_scorer_from_folder(out)
     assert exported.info.version == "1"
+    # every model of the bundle is exported, not only churn
+    assert exported.bundle.tier_rule == trained.bundle.tier_rule
+    assert exported.bundle.tier_model is not None
+    assert exported.bundle.value_model == trained.bundle.value_model
+    assert exported.bundle.taxonomy is not None
+    scored = exported.score_frame(sim_data, trained.training_cutoff)
+    assert scored["tier_expected"].notna().all()
+    assert scored["clv"].notna().all()
+    assert scored["activity_state"].notna().all()
+    assert "tier_model.rps" in run.data.metrics
+    assert exported.info.extra["models"]["tier"]["rps"] == pytest.approx(trained.metrics["tier_model"]["rps"])
     assert not list(out.glob("*.pkl"))
     pinned = load_scorer_from_registry("test-churn", alias=None, version="2")
     assert pinned.info.version == "2"
