@@ -299,6 +299,7 @@ def train_churn_model(
                     ("partial_churn", "partial_churn_model"),
                     ("tier", "tier_model"),
                     ("value", f"value_{occasion_model}"),
+                    ("value_revenue", f"value_{value_model.revenue_model}"),
                 )
                 if source in metrics
             },

@@ -564,3 +564,13 @@ def test_a_large_batch_is_scored_in_two_halves_in_request_order(
     seen.clear()
     assert api.score(batch(5)).status_code == 200
     assert seen == [[f"C-{i}" for i in range(5)]]  # below the threshold: one call
+
+
+def test_openapi_response_example_is_a_valid_response(api: Api) -> None:
+    from berth.api.schemas import ScoreResponse
+
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["ScoreResponse"]
+    [example] = schema["examples"]
+    parsed = ScoreResponse.model_validate(example)
+    assert parsed.scores[0].tier_probabilities is not None
+    assert set(example["scores"][0]) == set(type(parsed.scores[0]).model_fields)

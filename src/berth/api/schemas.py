@@ -207,8 +207,57 @@ class CustomerScoreOut(OutputModel):
     upgrade_stage: str | None = Field(description="potential / new / repeat / loyal.")
 
 
+_SCORE_RESPONSE_EXAMPLE: dict[str, Any] = {
+    "request_id": "5b0c9d4e2f7a4f0c8e1d3a6b9c2e4f10",
+    "model_name": "berth-churn",
+    "model_version": "7",
+    "as_of": "2025-06-30",
+    "scores": [
+        {
+            "customer_id": "C-00042",
+            "churn_probability": 0.31,
+            "partial_churn_probability": 0.22,
+            "risk_band": "medium",
+            "drivers": [
+                {
+                    "name": "rhythm",
+                    "contribution": 0.42,
+                    "label_en": "Shipping rhythm and recency",
+                    "label_zh": "发货节奏与最近一次发货",
+                }
+            ],
+            # FastAPI drops nulls from examples: a customer with a note keeps every field present.
+            "eligible": False,
+            "note": "no shipment in the last 365 days: probability from the BG/NBD model",
+            "tier_current": "gold",
+            "tier_expected": "silver",
+            "tier_probabilities": {
+                "lapsed": 0.08,
+                "bronze": 0.12,
+                "silver": 0.46,
+                "gold": 0.31,
+                "platinum": 0.03,
+            },
+            "p_downgrade": 0.66,
+            "p_upgrade": 0.03,
+            "expected_shipments": 17.4,
+            "expected_revenue": 412000.0,
+            "clv": 236500.0,
+            "p_alive": 0.93,
+            "activity_state": "dozing",
+            "loyalty_form": "spurious",
+            "abc_class": "A",
+            "relationship_level": "partnership",
+            "upgrade_stage": "loyal",
+        }
+    ],
+}
+
+
 class ScoreResponse(OutputModel):
     """Scores of a batch, with the model that produced them."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SCORE_RESPONSE_EXAMPLE]})
 
     request_id: str
     model_name: str
