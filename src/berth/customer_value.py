@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from berth.config import ValueConfig
-from berth.features import FeatureSpec, HistoryArrays, compute_features
+from berth.features import FeatureSpec, HistoryArrays, compute_features, shipment_window_sums
 from berth.modeling.btyd import BGNBDParams, expected_transactions, fit_bgnbd, prob_alive, rfm_from_events
 from berth.modeling.direct_value import DirectValueModel, fit_direct_value
 from berth.modeling.value import (
@@ -64,11 +64,6 @@ def _gather(history: HistoryArrays, codes: np.ndarray, cutoff_day: int) -> tuple
     rows = np.repeat(np.arange(codes.shape[0]), lengths)
     offsets = np.arange(rows.shape[0]) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return rows, np.repeat(start, lengths) + offsets
-
-
-def _window_totals(values: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    cumulative = np.concatenate([[0.0], np.cumsum(np.nan_to_num(values))])
-    return np.asarray(cumulative[end] - cumulative[start])
 
 
 def occasion_summary(history: HistoryArrays, codes: np.ndarray, cutoff_day: int) -> OccasionSummary:
@@ -342,20 +337,27 @@ class ValueHoldout:
     notes: list[str] = field(default_factory=list)
 
 
+def _occasions_so_far(history: HistoryArrays) -> np.ndarray:
+    """Running count of purchase occasions over the whole shipment table (a customer's first
+    shipment of a day counts one): the occasions in any window are two lookups into it."""
+    ships = history.shipments
+    days, code = ships.day, ships.code
+    first_of_day = np.ones(len(ships), dtype=bool)
+    if len(ships) > 1:
+        first_of_day[1:] = (days[1:] != days[:-1]) | (code[1:] != code[:-1])
+    return np.concatenate([[0], np.cumsum(first_of_day)])
+
+
 def _actual(
-    history: HistoryArrays, codes: np.ndarray, after: int, until: int
+    history: HistoryArrays, codes: np.ndarray, after: int, until: int, occasions_so_far: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(occasions, revenue) of ``codes`` in (after, until]."""
     ships = history.shipments
     lo, hi = ships.bounds(codes, after), ships.bounds(codes, until)
-    days = ships.day
-    distinct = np.ones(len(ships), dtype=bool)
-    if len(ships) > 1:
-        distinct[1:] = (days[1:] != days[:-1]) | (ships.code[1:] != ships.code[:-1])
-    occasions = _window_totals(distinct.astype(np.float64), lo, hi)
-    revenue = ships.values.get("revenue")
-    spent = _window_totals(np.asarray(revenue, dtype=np.float64), lo, hi) if revenue is not None else None
-    return occasions, spent if spent is not None else np.full(codes.shape[0], np.nan)
+    occasions = (occasions_so_far[hi] - occasions_so_far[lo]).astype(np.float64)
+    if "revenue" not in ships.values:
+        return occasions, np.full(codes.shape[0], np.nan)
+    return occasions, shipment_window_sums(history, codes, after, until, "revenue")
 
 
 def _errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
@@ -401,7 +403,7 @@ def fit_direct_models(
         matrix = compute_features(history, cutoff, spec)
         btyd = fit_value_model(history, cutoff, config, occasion_model=occasion_model)
         forecast = predict_value(btyd, history, matrix.codes, cutoff, horizon_days=horizon).expected_revenue
-        actual = _actual(history, matrix.codes, cutoff, cutoff + horizon)[1]
+        actual = shipment_window_sums(history, matrix.codes, cutoff, cutoff + horizon, "revenue")
         blocks.append((matrix.values, forecast, actual))
     return {
         variant: fit_direct_value(blocks[:-1], blocks[-1], variant=variant, horizon_days=horizon, seed=seed)
@@ -430,19 +432,22 @@ def value_holdout(
         np.arange(history.n_customers), end
     )
     codes = np.flatnonzero(known).astype(np.int64)
-    actual_occasions, actual_revenue = _actual(history, codes, end, cutoff_day)
+    occasions_so_far = _occasions_so_far(history)
+    actual_occasions, actual_revenue = _actual(history, codes, end, cutoff_day, occasions_so_far)
     result = ValueHoldout(calibration_end_day=end, holdout_days=holdout)
     weeks = np.arange(1, holdout // _TRACKING_STEP_DAYS + 1) * _TRACKING_STEP_DAYS
-    ships = history.shipments
-    result.tracking["actual"] = (
-        np.array([_actual(history, codes, end, end + int(w))[0].sum() for w in weeks])
-        if len(ships)
-        else np.zeros(0)
+    start = occasions_so_far[history.shipments.bounds(codes, end)].sum()
+    result.tracking["actual"] = np.array(
+        [occasions_so_far[history.shipments.bounds(codes, end + int(w))].sum() - start for w in weeks],
+        dtype=np.float64,
     )
+    summary = occasion_summary(history, codes, end)
+    fitted: dict[str, ValueModel] = {}
     for name in OCCASION_MODELS:
         model = fit_value_model(history, end, config, occasion_model=name)
         if _occasion_params(model) is None:
             continue
+        fitted[name] = model
         predicted = predict_value(model, history, codes, end, horizon_days=holdout)
         shipments = _errors(predicted.expected_shipments, actual_occasions)
         revenue = _errors(predicted.expected_revenue, actual_revenue)
@@ -450,7 +455,6 @@ def value_holdout(
             **{f"shipments_{k}": v for k, v in shipments.items()},
             **{f"revenue_{k}": v for k, v in revenue.items()},
         }
-        summary = occasion_summary(history, codes, end)
         params = _occasion_params(model)
         assert params is not None
         cumulative = expected_cumulative_transactions(
@@ -475,7 +479,7 @@ def value_holdout(
                 f"direct revenue models not evaluated: fewer than two cutoffs with {holdout} days of "
                 f"labels and {config.min_calibration_days} days of history before the holdout"
             )
-        btyd = fit_value_model(history, end, config, occasion_model=best_btyd)
+        btyd = fitted[best_btyd]
         # Features of the lookback-eligible customers, as the trees were trained on; the others
         # keep the BTYD forecast (as in serving).
         at_end = compute_features(history, end, spec)
