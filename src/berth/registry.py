@@ -3,7 +3,9 @@
 Tracking URI: ``MLFLOW_TRACKING_URI`` or an embedded SQLite store ``mlflow.db`` in the working
 folder. Each training is one run; its bundle is logged as a pyfunc "model from code" (no pickle)
 and registered as a new version of ``model_name``. The ``champion`` alias moves to the new version
-when it is the first one or beats the current champion's ROC AUC on the same validation rows.
+when it is the first one, or when it beats the current champion's churn ROC AUC on the same
+validation rows and its tier model is not worse than the champion's (ranked probability score on
+those rows, beyond two paired standard errors) where both bundles use the same tier rule.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from berth.config import TrainConfig
 from berth.errors import ModelNotReadyError
 from berth.evaluation import churn_metrics
 from berth.features import HistoryArrays, day_to_date
+from berth.modeling.tiers import ranked_probability_scores
 from berth.tables import SHIPMENT_DATE, PortData
+from berth.tier_training import snapshot_tiers
 from berth.training import TrainedModel
 
 log = get_logger(__name__)
@@ -81,23 +85,50 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class ValidationScores:
+    """One bundle scored on a run's validation rows, as it would serve."""
+
+    roc_auc: float
+    tier_rps: np.ndarray | None  # per-row ranked probability score; None without a tier model
+
+
 def champion_comparison(
     trained: TrainedModel, history: HistoryArrays, champion: BundleScorer
-) -> float | None:
-    """The champion's ROC AUC on the new run's validation rows (None when not computable)."""
+) -> ValidationScores | None:
+    """``champion`` scored on the new run's validation rows (None when not computable).
+
+    Tier rows are scored against the new run's tier rule, and only when the champion's bundle
+    uses the same rule (labels and edges): other edges would be another question.
+    """
     validation = trained.validation
     if validation is None or not len(validation):
         return None
+    rule = trained.bundle.tier_rule
+    same_rule = rule is not None and champion.bundle.tier_rule == rule
     probability = np.full(len(validation), np.nan)
+    tiers: np.ndarray | None = None
+    if same_rule and rule is not None:
+        tiers = np.full((len(validation), len(rule.labels)), np.nan)
     for cutoff in np.unique(validation.cutoff_day):
         rows = np.flatnonzero(validation.cutoff_day == cutoff)
         scored = champion.score_history(history, day_to_date(int(cutoff)), with_drivers=False)
-        lookup = pd.Series(scored.churn_probability, index=scored.customer_ids)
         ids = history.customer_ids[validation.codes[rows]]
-        probability[rows] = lookup.reindex(ids).to_numpy(dtype=np.float64)
+        position = pd.Index(scored.customer_ids).get_indexer(ids)
+        found = position >= 0
+        probability[rows[found]] = scored.churn_probability[position[found]]
+        if tiers is not None:
+            if scored.tier_probabilities is None:
+                tiers = None
+            else:
+                tiers[rows[found]] = scored.tier_probabilities[position[found]]
     if not np.isfinite(probability).all():
         return None
-    return churn_metrics(validation.churned, probability)["roc_auc"]
+    tier_rps = None
+    if tiers is not None and rule is not None and np.isfinite(tiers).all():
+        _, label = snapshot_tiers(history, validation, rule)
+        tier_rps = ranked_probability_scores(label.astype(np.int64), tiers)
+    return ValidationScores(churn_metrics(validation.churned, probability)["roc_auc"], tier_rps)
 
 
 def log_and_register(
@@ -188,42 +219,53 @@ def _log_pyfunc(mlflow: Any, bundle_dir: Path, signature: Any, trained: TrainedM
 def _decide_champion(
     client: Any, name: str, version: str, trained: TrainedModel, history: HistoryArrays
 ) -> tuple[bool, str, str | None]:
+    """Churn ROC AUC decides; the tier model is a guardrail (see the module docstring).
+
+    The value models are not compared: each bundle's value holdout sits before its own training
+    cutoff, so two bundles have no forecast rows in common; their holdout metrics are in the runs.
+    """
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
     except Exception:
         return True, "first version: promoted to champion", None
     # Both models are scored exactly as they would serve (their own stored BG/NBD parameters),
     # on the new run's validation rows, so retraining on unchanged data ties rather than "wins".
-    new_auc = champion_comparison(trained, history, BundleScorer(trained.bundle))
-    new_auc = float("nan") if new_auc is None else new_auc
+    new = champion_comparison(trained, history, BundleScorer(trained.bundle))
     try:
         champion = load_scorer_from_registry(name, alias=CHAMPION)
-        champion_auc = champion_comparison(trained, history, champion)
+        old = champion_comparison(trained, history, champion)
     except Exception as exc:
         return (
             True,
             f"current champion v{current.version} could not be scored ({exc}): promoted",
             current.version,
         )
-    if champion_auc is None or not np.isfinite(new_auc):
-        return False, f"no comparable validation data; champion stays v{current.version}", current.version
-    if new_auc > champion_auc + 1e-9:
-        return (
-            True,
-            (
-                f"ROC AUC {new_auc:.4f} beats champion v{current.version} ({champion_auc:.4f}) "
-                "on the same validation rows: promoted"
-            ),
-            current.version,
+    return (*champion_decision(new, old, current.version), current.version)
+
+
+def champion_decision(
+    new: ValidationScores | None, old: ValidationScores | None, champion_version: str
+) -> tuple[bool, str]:
+    """(promote, reason): the new bundle must beat the champion's churn ROC AUC on the same rows,
+    and, where both have comparable tier models, not be worse on tier RPS beyond the noise (two
+    standard errors of the paired per-row difference)."""
+    v = champion_version
+    if old is None or new is None or not np.isfinite(new.roc_auc):
+        return False, f"no comparable validation data; champion stays v{v}"
+    churn = f"churn ROC AUC {new.roc_auc:.4f} vs champion v{v} {old.roc_auc:.4f} on the same validation rows"
+    if not new.roc_auc > old.roc_auc + 1e-9:
+        return False, f"{churn}: does not beat it, champion unchanged"
+    tier_note = "tier models not compared (different tier rules or no tier model)"
+    if new.tier_rps is not None and old.tier_rps is not None:
+        gap = new.tier_rps - old.tier_rps
+        noise = 2.0 * float(np.std(gap, ddof=1) / np.sqrt(gap.shape[0])) if gap.shape[0] > 1 else 0.0
+        tier_note = (
+            f"tier RPS {float(np.mean(new.tier_rps)):.4f} vs {float(np.mean(old.tier_rps)):.4f} "
+            f"(noise ±{noise:.4f})"
         )
-    return (
-        False,
-        (
-            f"ROC AUC {new_auc:.4f} does not beat champion v{current.version} ({champion_auc:.4f}) "
-            "on the same validation rows: champion unchanged"
-        ),
-        current.version,
-    )
+        if float(np.mean(gap)) > noise:
+            return False, f"{churn}: beats it, but {tier_note} is worse: champion unchanged"
+    return True, f"{churn}: beats it; {tier_note}: promoted"
 
 
 def _download_bundle(name: str, alias: str | None, version: str | None, dest: Path) -> tuple[Path, str]:

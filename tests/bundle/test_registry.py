@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from berth.bundle import BundleScorer
 from berth.config import TrainConfig
-from berth.registry import export_bundle, load_scorer_from_folder, load_scorer_from_registry, log_and_register
+from berth.registry import (
+    ValidationScores,
+    champion_comparison,
+    champion_decision,
+    export_bundle,
+    load_scorer_from_folder,
+    load_scorer_from_registry,
+    log_and_register,
+)
 from berth.tables import PortData
 from berth.training import TrainedModel
 
@@ -60,3 +71,49 @@ def test_register_promote_and_export(tracking: Path, trained: TrainedModel, sim_
     assert not list(out.glob("*.pkl"))
     pinned = load_scorer_from_registry("test-churn", alias=None, version="2")
     assert pinned.info.version == "2"
+
+
+def test_champion_decision_churn_decides_and_tiers_guard() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.0, 0.3, 2_000)
+    old = ValidationScores(roc_auc=0.80, tier_rps=base)
+    promote, reason = champion_decision(ValidationScores(0.81, base - 0.001), old, "3")
+    assert promote
+    assert "promoted" in reason
+    assert "tier RPS" in reason
+    promote, reason = champion_decision(ValidationScores(0.80, base - 0.05), old, "3")
+    assert not promote, "a better tier model alone does not promote"
+    assert "does not beat" in reason
+    promote, reason = champion_decision(ValidationScores(0.81, base + 0.02), old, "3")
+    assert not promote
+    assert "tier RPS" in reason
+    assert "worse" in reason
+    # a tier difference inside the paired noise does not block a better churn model
+    noisy = base + rng.normal(1e-4, 0.05, base.shape[0])
+    promote, reason = champion_decision(ValidationScores(0.81, noisy), old, "3")
+    assert promote, reason
+    promote, reason = champion_decision(ValidationScores(0.81, None), old, "3")
+    assert promote
+    assert "not compared" in reason
+    assert not champion_decision(None, old, "3")[0]
+
+
+@pytest.mark.slow
+def test_champion_comparison_scores_tiers_only_under_the_same_rule(
+    trained: TrainedModel,
+) -> None:
+    history = trained.history
+    assert history is not None
+    assert trained.bundle.tier_rule is not None
+    scorer = BundleScorer(trained.bundle)
+    same = champion_comparison(trained, history, scorer)
+    assert same is not None
+    assert same.tier_rps is not None
+    assert same.tier_rps.shape[0] == len(trained.validation)
+    # served features use the bundle's BTYD parameters, the run's its per-cutoff fits: close, not equal
+    assert float(np.mean(same.tier_rps)) == pytest.approx(trained.metrics["tier_model"]["rps"], rel=0.05)
+    other_rule = replace(trained.bundle.tier_rule, edges=tuple(e * 2 for e in trained.bundle.tier_rule.edges))
+    other = champion_comparison(trained, history, BundleScorer(replace(trained.bundle, tier_rule=other_rule)))
+    assert other is not None
+    assert other.tier_rps is None
+    assert other.roc_auc == pytest.approx(same.roc_auc)

@@ -389,14 +389,19 @@ def fit_tier_classifier(
 TIER_METRIC_NAMES = ("macro_f1", "accuracy", "within_one_accuracy", "log_loss", "rps")
 
 
-def ranked_probability_score(outcome: np.ndarray, probability: np.ndarray) -> float:
-    """Mean over rows of the squared distance between predicted and observed cumulative
-    distributions over the ordered tiers, divided by (tiers − 1): 0 is perfect, 1 the worst."""
+def ranked_probability_scores(outcome: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Per row, the squared distance between predicted and observed cumulative distributions over
+    the ordered tiers, divided by (tiers − 1): 0 is perfect, 1 the worst."""
     k = probability.shape[1]
     observed = np.zeros_like(probability)
     observed[np.arange(outcome.shape[0]), outcome] = 1.0
     gap = np.cumsum(probability, axis=1)[:, :-1] - np.cumsum(observed, axis=1)[:, :-1]
-    return float(np.mean(np.sum(gap**2, axis=1)) / (k - 1))
+    return np.asarray(np.sum(gap**2, axis=1) / (k - 1))
+
+
+def ranked_probability_score(outcome: np.ndarray, probability: np.ndarray) -> float:
+    """The mean of :func:`ranked_probability_scores` over rows."""
+    return float(np.mean(ranked_probability_scores(outcome, probability)))
 
 
 def tier_metrics(outcome: np.ndarray, probability: np.ndarray) -> dict[str, float]:
