@@ -349,10 +349,9 @@ class BundleScorer:
         contributions = None
         if bundle.churn is not None:
             if with_drivers and codes.shape[0]:
-                # Attributions sum to the margin: they give the raw probability too, in one pass.
+                # Attributions sum to the log-odds: they give the probability too, in one pass.
                 contributions = bundle.churn.contributions(matrix.values)
-                raw = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
-                churn = bundle.churn.calibrator.transform(raw)
+                churn = bundle.churn.probability_from_contributions(contributions)
             else:
                 churn = bundle.churn.predict_proba(matrix.values)
         else:

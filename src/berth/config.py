@@ -95,7 +95,10 @@ class SplitConfig(StrictModel):
     """How labelled cutoffs are split by time (never at random)."""
 
     validation_cutoffs: int = Field(
-        default=1, ge=1, description="Latest labelled cutoffs held out for validation."
+        default=3,
+        ge=1,
+        description="Latest labelled cutoffs held out for validation; the served predictor is chosen "
+        "over all of them, each reported on its own (berth.churn_selection).",
     )
     calibration_cutoffs: int = Field(
         default=2, ge=1, description="Cutoffs before those, for early stopping and calibration."
@@ -219,9 +222,15 @@ class TrainConfig(StrictModel):
     lookback_days: int = Field(
         default=365, ge=30, description="Eligible: a shipment in this window before the cutoff."
     )
-    cutoff_step_days: int = Field(default=30, ge=1)
-    min_history_days: int = Field(
-        default=180, ge=0, description="First cutoff this many days after the data starts."
+    cutoff_step_days: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        default="auto",
+        description="Days between labelled cutoffs; auto: 28, 14 or 7, the longest that still gives "
+        "max_cutoffs training cutoffs (berth.cutoff_plan).",
+    )
+    min_history_days: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        default="auto",
+        description="First cutoff this many days after the data starts; auto: a quarter of the "
+        "labelled span, 4 to 26 weeks.",
     )
     max_cutoffs: int = Field(default=12, ge=3)
     partial_churn_share: float = Field(default=0.5, gt=0, lt=1)

@@ -54,23 +54,6 @@ def label_customers(
     return Labels(churned=churned.astype(np.int8), partial_churned=partial.astype(np.int8))
 
 
-def snapshot_cutoffs(
-    first_day: int,
-    last_day: int,
-    horizon_days: int,
-    step_days: int,
-    min_history_days: int,
-    max_cutoffs: int | None = None,
-) -> list[int]:
-    """Labelled cutoffs, oldest first: the latest is ``last_day − horizon``, then every ``step`` back."""
-    latest = last_day - horizon_days
-    earliest = first_day + min_history_days
-    cutoffs = list(range(latest, earliest - 1, -step_days))
-    if max_cutoffs is not None:
-        cutoffs = cutoffs[:max_cutoffs]
-    return sorted(cutoffs)
-
-
 @dataclass(frozen=True)
 class Snapshots:
     """Stacked (customer, cutoff) rows with features and labels for training and evaluation."""

@@ -165,6 +165,7 @@ def log_and_register(
                 "data_start": str(pd.Timestamp(shipments.min()).date()),
                 "data_end": str(pd.Timestamp(shipments.max()).date()),
                 "training_cutoff": trained.training_cutoff.isoformat(),
+                "served_predictor": trained.served_predictor,
                 "notes": " | ".join(trained.notes)[:5000] or "none",
                 **(extra_tags or {}),
             }
@@ -177,6 +178,11 @@ def log_and_register(
             for k in ("train", "calibration", "validation", "dropped")
         }
         mlflow.log_dict(split, "time_split.json")
+        if trained.metrics_by_cutoff is not None and len(trained.metrics_by_cutoff):
+            by_cutoff = trained.metrics_by_cutoff.assign(
+                cutoff=[day_to_date(int(d)).isoformat() for d in trained.metrics_by_cutoff["cutoff_day"]]
+            ).drop(columns="cutoff_day")
+            mlflow.log_text(by_cutoff.to_csv(index=False), "validation_by_cutoff.csv")
         mlflow.log_dict({"features": list(trained.bundle.spec.feature_names)}, "features.json")
         if trained.feature_importance:
             mlflow.log_dict(trained.feature_importance, "feature_importance.json")

@@ -20,6 +20,7 @@ import pandas as pd
 from berth._logging import get_logger
 from berth._memory import release_freed_memory
 from berth.bundle import ModelBundle, library_versions
+from berth.churn_selection import Selection, choose, metrics_by_cutoff, spread
 from berth.config import TrainConfig
 from berth.customer_value import (
     ValueHoldout,
@@ -29,6 +30,7 @@ from berth.customer_value import (
     plot_tracking,
     value_holdout,
 )
+from berth.cutoff_plan import CutoffPlan, plan_cutoffs
 from berth.errors import InsufficientHistoryError
 from berth.evaluation import churn_metrics, plot_calibration, plot_gains, plot_importance, plot_roc
 from berth.features import (
@@ -39,8 +41,9 @@ from berth.features import (
     day_to_date,
     plan_features,
 )
-from berth.labels import Snapshots, build_snapshots, snapshot_cutoffs
+from berth.labels import Snapshots, build_snapshots
 from berth.modeling import baselines
+from berth.modeling.blend import Blend, fit_blend
 from berth.modeling.churn import ChurnClassifier, fit_churn_classifier
 from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, PortData
 from berth.taxonomy import fit_taxonomy_reference
@@ -82,6 +85,9 @@ class TrainedModel:
     tiers: TierRun | None = None
     value_holdout: ValueHoldout | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of the run's parts
+    # every predictor's figures at each validation cutoff (berth.churn_selection)
+    metrics_by_cutoff: pd.DataFrame | None = field(default=None, repr=False)
+    served_predictor: str = "trees"
 
     def validation_frame(self) -> pd.DataFrame:
         """Validation rows: ``customer_id, cutoff, label`` and the model's ``churn_probability``."""
@@ -122,6 +128,21 @@ def split_cutoffs(cutoffs: list[int], horizon_days: int, config: TrainConfig) ->
     return TimeSplit(train=train, calibration=calibration, validation=validation, dropped=dropped)
 
 
+def plan_training_cutoffs(first_day: int, end_day: int, horizon_days: int, config: TrainConfig) -> CutoffPlan:
+    """The run's labelled cutoffs: step and first cutoff from the config or derived from the data."""
+    return plan_cutoffs(
+        first_day,
+        end_day,
+        horizon_days,
+        step_days=config.cutoff_step_days,
+        min_history_days=config.min_history_days,
+        max_cutoffs=config.max_cutoffs,
+        training_cutoffs=lambda cutoffs: len(split_cutoffs(cutoffs, horizon_days, config).train),
+        held_out_cutoffs=config.split.validation_cutoffs + config.split.calibration_cutoffs,
+        embargo=config.split.embargo,
+    )
+
+
 def train_churn_model(
     data: PortData,
     config: TrainConfig,
@@ -155,8 +176,9 @@ def train_churn_model(
             on_time_threshold_hours=config.on_time_threshold_hours,
         ),
     )
-    cutoffs = snapshot_cutoffs(first_day, end_day, horizon, config.cutoff_step_days, config.min_history_days)
-    split = split_cutoffs(cutoffs, horizon, config)
+    plan = plan_training_cutoffs(first_day, end_day, horizon, config)
+    notes.extend(plan.notes)
+    split = split_cutoffs(plan.cutoffs, horizon, config)
     log.info(
         "time_split",
         train=len(split.train),
@@ -198,6 +220,7 @@ def train_churn_model(
 
     churn_model: ChurnClassifier | None = None
     partial_model: ChurnClassifier | None = None
+    blend: Blend | None = None
     reason = _too_short(parts, config)
     if reason is None:
         train, cal = parts["train"], parts["calibration"]
@@ -216,6 +239,8 @@ def train_churn_model(
             spec.feature_names,
             **fit_args,  # type: ignore[arg-type]
         )
+        # out of time for the trees: the calibration cutoffs lie a horizon after the last training one
+        blend = fit_blend(churn_model.margin(cal.values), cal.values, cal.churned, spec.feature_names)
         if np.unique(train.partial_churned).shape[0] == 2 and np.unique(cal.partial_churned).shape[0] == 2:
             partial_model = fit_churn_classifier(
                 train.values,
@@ -252,8 +277,16 @@ def train_churn_model(
     validation = parts.get("validation")
     validation_probability = None
     importance: dict[str, float] = {}
+    by_cutoff: pd.DataFrame | None = None
+    served = "btyd" if churn_model is None else ("stack" if blend is not None else "trees")
     if validation is not None and len(validation):
-        metrics, validation_probability = _evaluate(parts, churn_model, spec.feature_names, config)
+        metrics, validation_probability, by_cutoff, selection = _evaluate(
+            parts, churn_model, blend, spec.feature_names, config
+        )
+        if selection is not None:
+            served = selection.served
+            notes.append(f"served churn predictor: {selection.reason}")
+            log.info("churn_predictor", served=served, reason=selection.reason)
         if partial_model is not None:
             metrics["partial_churn_model"] = churn_metrics(
                 validation.partial_churned, partial_model.predict_proba(validation.values)
@@ -267,6 +300,13 @@ def train_churn_model(
             )
     else:
         notes.append("no labelled validation cutoff: metrics unavailable")
+        if churn_model is not None:
+            notes.append(f"served churn predictor: {served} (the default; nothing to compare on)")
+    if churn_model is not None:
+        if served == "stack":
+            churn_model = replace(churn_model, blend=blend)
+        elif served == "btyd":
+            churn_model, model_kind = None, "btyd"
     metrics.update(tiers.metrics)
     seconds["tiers"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -292,6 +332,7 @@ def train_churn_model(
             "partial_churn_share": config.partial_churn_share,
             "validation_metrics": {k: v for k, v in headline.items() if np.isfinite(v)},
             "validation_cutoffs": [day_to_date(c).isoformat() for c in split.validation],
+            "served_predictor": served,
             "model_metrics": {
                 name: {k: v for k, v in metrics.get(source, {}).items() if np.isfinite(v)}
                 for name, source in (
@@ -336,6 +377,8 @@ def train_churn_model(
         tiers=tiers,
         value_holdout=holdout,
         seconds={k: round(v, 2) for k, v in seconds.items()},
+        metrics_by_cutoff=by_cutoff,
+        served_predictor=served,
     )
     if artifacts_dir is not None and validation is not None and validation_probability is not None:
         result.plots = _plots(result, artifacts_dir, parts, config)
@@ -403,30 +446,61 @@ def _too_short(parts: Mapping[str, Snapshots], config: TrainConfig) -> str | Non
 
 
 def _evaluate(
-    parts: Mapping[str, Snapshots], model: ChurnClassifier | None, names: tuple[str, ...], config: TrainConfig
-) -> tuple[dict[str, dict[str, float]], np.ndarray]:
-    """Model and baselines on the same validation rows; baselines are fit on the same train rows."""
+    parts: Mapping[str, Snapshots],
+    model: ChurnClassifier | None,
+    blend: Blend | None,
+    names: tuple[str, ...],
+    config: TrainConfig,
+) -> tuple[dict[str, dict[str, float]], np.ndarray, pd.DataFrame, Selection | None]:
+    """Candidates and baselines on the same validation rows, cutoff by cutoff; the served one.
+
+    Baselines are fitted on the same training rows as the trees (the calibration rows when the
+    history is too short for trees). ``model`` in the metrics is the served predictor.
+    """
     validation = parts["validation"]
-    y = validation.churned
-    btyd = baselines.btyd_probability(validation.values, names)
-    probability = model.predict_proba(validation.values) if model is not None else btyd
-    metrics = {"model": churn_metrics(y, probability)}
-    metrics["baseline_btyd"] = churn_metrics(y, btyd)
+    y, values = validation.churned, validation.values
+    btyd = baselines.btyd_probability(values, names)
+    predictions: dict[str, np.ndarray] = {}
+    candidates: list[str] = []
+    if model is not None:
+        if blend is not None:
+            predictions["stack"] = replace(model, blend=blend).predict_proba(values)
+            candidates.append("stack")
+        predictions["trees"] = model.trees_probability(values)
+        candidates.append("trees")
+    if np.isfinite(btyd).all():
+        predictions["btyd"] = btyd
+        candidates.append("btyd")
     train = parts.get("train")
+    if train is None or not len(train):
+        train = parts.get("calibration")  # too short for trees: the baselines still get fitted
     if train is not None and len(train) > _BASELINE_ROWS:
         # a linear baseline needs far fewer rows than the trees; its copies dominated peak memory
         keep = np.random.default_rng(config.seed).permutation(len(train))[:_BASELINE_ROWS]
         train = train.select(np.isin(np.arange(len(train)), keep))
     if train is not None and len(train) and np.unique(train.churned).shape[0] == 2:
         recency = baselines.fit_logistic(baselines.recency_values(train.values, names), train.churned)
-        metrics["baseline_recency"] = churn_metrics(
-            y, baselines.predict_logistic(recency, baselines.recency_values(validation.values, names))
-        )
+        predictions["recency"] = baselines.predict_logistic(recency, baselines.recency_values(values, names))
         logistic = baselines.fit_logistic(train.values, train.churned, seed=config.seed)
-        metrics["baseline_logistic"] = churn_metrics(
-            y, baselines.predict_logistic(logistic, validation.values)
-        )
-    return metrics, probability
+        predictions["logistic"] = baselines.predict_logistic(logistic, values)
+    table = metrics_by_cutoff(y, validation.cutoff_day, predictions) if predictions else pd.DataFrame()
+    selection = choose(table, candidates) if candidates else None
+    served = selection.served if selection is not None else "btyd"
+    probability = predictions.get(served, btyd)
+    summary = spread(table) if len(table) else {}
+    metrics = {"model": {**churn_metrics(y, probability), **summary.get(served, {})}}
+    for name, key in (
+        ("stack", "candidate_stack"),
+        ("trees", "candidate_trees"),
+        ("btyd", "baseline_btyd"),
+        ("recency", "baseline_recency"),
+        ("logistic", "baseline_logistic"),
+    ):
+        if name in predictions:
+            metrics[key] = {**churn_metrics(y, predictions[name]), **summary.get(name, {})}
+    if "baseline_btyd" not in metrics:
+        metrics["baseline_btyd"] = churn_metrics(y, btyd)
+    return metrics, probability, table, selection
 
 
 def _plots(

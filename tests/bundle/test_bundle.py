@@ -128,9 +128,17 @@ def test_drivers_sum_to_the_log_odds(trained: TrainedModel, sim_data: PortData) 
     assert trained.bundle.churn is not None
     history = HistoryArrays.from_port_data(sim_data)
     matrix = compute_features(history, date_to_day(trained.training_cutoff), trained.bundle.spec)
-    contributions = trained.bundle.churn.contributions(matrix.values[:20])
-    raw = trained.bundle.churn.raw_probability(matrix.values[:20])
-    np.testing.assert_allclose(1 / (1 + np.exp(-contributions.sum(axis=1))), raw, rtol=1e-4)
+    churn = trained.bundle.churn
+    values = matrix.values[:20]
+    contributions = churn.contributions(values)
+    # the served attributions (the stack's, when it serves) give the served probability
+    assert churn.blend is not None, "the stack serves on the simulator"
+    np.testing.assert_allclose(
+        churn.probability_from_contributions(contributions), churn.predict_proba(values), rtol=1e-5
+    )
+    # and the trees' own attributions still sum to the trees' margin
+    tree = churn._tree_contributions(values)
+    np.testing.assert_allclose(1 / (1 + np.exp(-tree.sum(axis=1))), churn.raw_probability(values), rtol=1e-4)
     assert len(scorer.drivers(contributions)) == 20
 
 

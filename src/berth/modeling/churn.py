@@ -11,6 +11,7 @@ import numpy as np
 import xgboost as xgb
 
 from berth._logging import get_logger
+from berth.modeling.blend import BTYD_FEATURE, RECENCY_FEATURE, Blend
 from berth.modeling.calibration import Calibrator, fit_calibrator
 from berth.modeling.trees import TreeEnsemble, UnsupportedTreesError
 
@@ -39,12 +40,17 @@ ARRAY_EVALUATOR_MAX_ROWS = 256
 
 @dataclass(frozen=True)
 class ChurnClassifier:
-    """A fitted booster and its calibrator (plus, once loaded for serving, its trees as arrays)."""
+    """A fitted booster and its calibrator (plus, once loaded for serving, its trees as arrays).
+
+    With a ``blend`` the served probability is the stacked predictor of :mod:`berth.modeling.blend`
+    (trees + BG/NBD + recency) instead of the calibrated trees.
+    """
 
     booster: xgb.Booster
     calibrator: Calibrator
     feature_names: tuple[str, ...]
     trees: TreeEnsemble | None = None
+    blend: Blend | None = None
 
     def margin(self, values: np.ndarray) -> np.ndarray:
         """Raw log-odds of the trees."""
@@ -60,10 +66,45 @@ class ChurnClassifier:
         return _sigmoid(self.margin(values))
 
     def predict_proba(self, values: np.ndarray) -> np.ndarray:
-        """Calibrated probability of the positive class."""
+        """Calibrated probability of the positive class (the blend's, when there is one)."""
+        if self.blend is not None:
+            design = self.blend.inputs(self.margin(values), values, self.feature_names)
+            return _clip(_sigmoid(self.blend.log_odds(design)))
         return self.calibrator.transform(self.raw_probability(values))
 
+    def trees_probability(self, values: np.ndarray) -> np.ndarray:
+        """The calibrated trees alone, blend or not."""
+        return self.calibrator.transform(self.raw_probability(values))
+
+    def probability_from_contributions(self, contributions: np.ndarray) -> np.ndarray:
+        """What :meth:`predict_proba` gives, from :meth:`contributions` (rows sum to the log-odds)."""
+        log_odds = contributions.sum(axis=1)
+        if self.blend is not None:
+            return _clip(_sigmoid(log_odds))
+        return self.calibrator.transform(_sigmoid(log_odds))
+
     def contributions(self, values: np.ndarray) -> np.ndarray:
+        """Per-feature attributions to the served log-odds (last column the bias).
+
+        Without a blend, the trees' path attributions (rows sum to the trees' margin). With one,
+        those scaled by the blend's tree weight, plus the blend's BG/NBD and recency terms on
+        their own feature columns: rows sum to the blended log-odds.
+        """
+        tree = self._tree_contributions(values)
+        if self.blend is None:
+            return tree
+        blend = self.blend
+        margin = tree.sum(axis=1)
+        terms = blend.terms(blend.inputs(margin, values, self.feature_names))
+        factor = blend.weights[0] / blend.scales[0]
+        out = tree * factor
+        out[:, -1] += blend.intercept - blend.weights[0] * blend.means[0] / blend.scales[0]
+        for k, name in ((1, BTYD_FEATURE), (2, RECENCY_FEATURE)):
+            column = self.feature_names.index(name) if name in self.feature_names else -1
+            out[:, column] += terms[:, k]
+        return out
+
+    def _tree_contributions(self, values: np.ndarray) -> np.ndarray:
         """Per-feature path attributions to the log-odds (rows sum to the margin; last column the bias).
 
         Saabas attributions, XGBoost's ``approx_contribs``: O(depth) per tree, so a 1,000-customer
@@ -90,9 +131,12 @@ class ChurnClassifier:
         )
 
     def save(self, booster_path: Path) -> dict[str, Any]:
-        """Write the booster (UBJ, never pickle); return the calibrator as JSON-able data."""
+        """Write the booster (UBJ, never pickle); return the calibrator (and blend) as JSON-able data."""
         self.booster.save_model(str(booster_path))
-        return self.calibrator.to_dict()
+        out = self.calibrator.to_dict()
+        if self.blend is not None:
+            out["blend"] = self.blend.to_dict()
+        return out
 
     @classmethod
     def load(
@@ -110,16 +154,22 @@ class ChurnClassifier:
             reason = str(exc) if isinstance(exc, UnsupportedTreesError) else repr(exc)
             log.warning("array evaluator unavailable; XGBoost scores every request", reason=reason)
             trees = None
+        blend = calibrator.get("blend")
         return cls(
             booster=booster,
             calibrator=Calibrator.from_dict(calibrator),
             feature_names=feature_names,
             trees=trees,
+            blend=Blend.from_dict(blend) if blend else None,
         )
 
 
 def _sigmoid(margin: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-margin)), dtype=np.float64)
+
+
+def _clip(probability: np.ndarray) -> np.ndarray:
+    return np.clip(probability, 1e-6, 1.0 - 1e-6)
 
 
 def fit_churn_classifier(
