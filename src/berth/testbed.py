@@ -300,7 +300,8 @@ def berth_scores(data: PortData, cutoff: date, codes_ids: np.ndarray) -> tuple[n
     history = HistoryArrays.from_port_data(data, known_until=cutoff)
     scored = scorer.score_history(history, cutoff, with_drivers=False)
     by_id = pd.Series(scored.churn_probability, index=scored.customer_ids.astype(str))
-    return by_id.reindex(codes_ids.astype(str)).to_numpy(dtype=float), trained.bundle.model_kind
+    served = trained.bundle.model_kind if trained.bundle.model_kind != "xgboost" else trained.served_predictor
+    return by_id.reindex(codes_ids.astype(str)).to_numpy(dtype=float), served
 
 
 # --- one regime ----------------------------------------------------------------------------------
@@ -364,14 +365,14 @@ def run_regime(
         t0 = time.perf_counter()
         berth, kind = berth_scores(port.port_data(), regime.cutoff, rows["customer_id"].to_numpy())
         seconds["berth"] = time.perf_counter() - t0
-        if kind != "xgboost":
-            notes.append(f"Berth fell back to {kind}")
+        if kind == "btyd":
+            notes.append("Berth fell back to BG/NBD")
         missing = ~np.isfinite(berth)
         if missing.any():
             notes.append(f"Berth left {int(missing.sum())} rows unscored (filled with 0.5)")
             berth = np.where(missing, 0.5, berth)
         scores["berth"] = berth
-        say(f"  Berth ({kind}): {seconds['berth']:.1f} s")
+        say(f"  Berth (served: {kind}): {seconds['berth']:.1f} s")
     order = [m for m in (*METHODS, "oracle") if m in scores]
     metrics = {m: _metrics(y, scores[m]) for m in order}
     kept = {m: scores[m] for m in order}

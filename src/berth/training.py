@@ -43,8 +43,8 @@ from berth.features import (
 )
 from berth.labels import Snapshots, build_snapshots
 from berth.modeling import baselines
-from berth.modeling.blend import Blend, fit_blend
-from berth.modeling.churn import ChurnClassifier, fit_churn_classifier
+from berth.modeling.blend import fit_blend
+from berth.modeling.churn import ChurnClassifier, fit_churn_classifier, refit_trees
 from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, PortData
 from berth.taxonomy import fit_taxonomy_reference
 from berth.tier_training import TierRun, plot_tier_matrices, train_tiers
@@ -212,15 +212,20 @@ def train_churn_model(
         if snapshots is not None
         else {}
     )
+    if snapshots is not None:
+        # train and calibration cutoffs are adjacent in the matrix: one view, no copy
+        parts["train_and_calibration"] = snapshots.select(masks["train"] | masks["calibration"])
     del snapshots
-    row_counts = {f"rows_{name}": len(part) for name, part in parts.items()}
+    row_counts = {
+        f"rows_{name}": len(parts[name]) for name in ("train", "calibration", "validation") if name in parts
+    }
     row_counts["customers_at_cutoff"] = customers_at_cutoff
     row_counts["shipments"] = len(history.shipments)
     row_counts["events"] = history.n_events
 
     churn_model: ChurnClassifier | None = None
     partial_model: ChurnClassifier | None = None
-    blend: Blend | None = None
+    stack_model: ChurnClassifier | None = None
     reason = _too_short(parts, config)
     if reason is None:
         train, cal = parts["train"], parts["calibration"]
@@ -241,6 +246,19 @@ def train_churn_model(
         )
         # out of time for the trees: the calibration cutoffs lie a horizon after the last training one
         blend = fit_blend(churn_model.margin(cal.values), cal.values, cal.churned, spec.feature_names)
+        if blend is not None:
+            # The stack's trees are the same recipe refitted on train + calibration (same rounds):
+            # they reach a horizon closer to the scoring date, and validation still lies after both.
+            both = parts["train_and_calibration"]
+            refitted = refit_trees(
+                both.values,
+                both.churned,
+                spec.feature_names,
+                num_boost_round=churn_model.booster.num_boosted_rounds(),
+                params=config.model.params,
+                seed=config.seed,
+            )
+            stack_model = replace(churn_model, booster=refitted, trees=None, blend=blend)
         if np.unique(train.partial_churned).shape[0] == 2 and np.unique(cal.partial_churned).shape[0] == 2:
             partial_model = fit_churn_classifier(
                 train.values,
@@ -278,10 +296,10 @@ def train_churn_model(
     validation_probability = None
     importance: dict[str, float] = {}
     by_cutoff: pd.DataFrame | None = None
-    served = "btyd" if churn_model is None else ("stack" if blend is not None else "trees")
+    served = "btyd" if churn_model is None else ("stack" if stack_model is not None else "trees")
     if validation is not None and len(validation):
         metrics, validation_probability, by_cutoff, selection = _evaluate(
-            parts, churn_model, blend, spec.feature_names, config
+            parts, churn_model, stack_model, spec.feature_names, config
         )
         if selection is not None:
             served = selection.served
@@ -304,7 +322,7 @@ def train_churn_model(
             notes.append(f"served churn predictor: {served} (the default; nothing to compare on)")
     if churn_model is not None:
         if served == "stack":
-            churn_model = replace(churn_model, blend=blend)
+            churn_model = stack_model
         elif served == "btyd":
             churn_model, model_kind = None, "btyd"
     metrics.update(tiers.metrics)
@@ -448,7 +466,7 @@ def _too_short(parts: Mapping[str, Snapshots], config: TrainConfig) -> str | Non
 def _evaluate(
     parts: Mapping[str, Snapshots],
     model: ChurnClassifier | None,
-    blend: Blend | None,
+    stack: ChurnClassifier | None,
     names: tuple[str, ...],
     config: TrainConfig,
 ) -> tuple[dict[str, dict[str, float]], np.ndarray, pd.DataFrame, Selection | None]:
@@ -463,8 +481,8 @@ def _evaluate(
     predictions: dict[str, np.ndarray] = {}
     candidates: list[str] = []
     if model is not None:
-        if blend is not None:
-            predictions["stack"] = replace(model, blend=blend).predict_proba(values)
+        if stack is not None:
+            predictions["stack"] = stack.predict_proba(values)
             candidates.append("stack")
         predictions["trees"] = model.trees_probability(values)
         candidates.append("trees")

@@ -186,23 +186,9 @@ def fit_churn_classifier(
     seed: int = 0,
 ) -> ChurnClassifier:
     """Fit trees on the earlier slice, early-stop and calibrate on the later one."""
-    merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
-    merged.setdefault("max_bin", 256)  # XGBoost's default, stated: the quantised matrix must agree
+    merged = _params(params, seed)
+    train = _training_matrix(train_values, train_outcome, feature_names, merged)
     names = list(feature_names)
-    if merged.get("tree_method", "hist") == "hist":
-        # Quantised once (one byte per cell at ≤ 256 bins) instead of copied as (index, value)
-        # pairs: what the hist method builds anyway, at a fraction of the memory. The held-out
-        # slice stays a plain DMatrix: early stopping evaluates it every round, and that is
-        # measurably slower on a quantised matrix.
-        train: xgb.DMatrix = xgb.QuantileDMatrix(
-            train_values,
-            label=train_outcome,
-            missing=np.nan,
-            feature_names=names,
-            max_bin=int(merged["max_bin"]),
-        )
-    else:
-        train = xgb.DMatrix(train_values, label=train_outcome, missing=np.nan, feature_names=names)
     held_out = xgb.DMatrix(calibration_values, label=calibration_outcome, missing=np.nan, feature_names=names)
     booster = xgb.train(
         merged,
@@ -217,3 +203,40 @@ def fit_churn_classifier(
     raw = _sigmoid(np.asarray(booster.inplace_predict(calibration_values, predict_type="margin")))
     calibrator = fit_calibrator(raw, calibration_outcome, calibration_method)
     return ChurnClassifier(booster=booster, calibrator=calibrator, feature_names=feature_names)
+
+
+def refit_trees(
+    values: np.ndarray,
+    outcome: np.ndarray,
+    feature_names: tuple[str, ...],
+    *,
+    num_boost_round: int,
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> xgb.Booster:
+    """The same trees fitted again on more rows, for a number of rounds chosen before (no early stopping)."""
+    merged = _params(params, seed)
+    return xgb.train(
+        merged, _training_matrix(values, outcome, feature_names, merged), num_boost_round=num_boost_round
+    )
+
+
+def _params(params: Mapping[str, Any] | None, seed: int) -> dict[str, Any]:
+    merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+    merged.setdefault("max_bin", 256)  # XGBoost's default, stated: the quantised matrix must agree
+    return merged
+
+
+def _training_matrix(
+    values: np.ndarray, outcome: np.ndarray, feature_names: tuple[str, ...], merged: Mapping[str, Any]
+) -> xgb.DMatrix:
+    names = list(feature_names)
+    if merged.get("tree_method", "hist") == "hist":
+        # Quantised once (one byte per cell at ≤ 256 bins) instead of copied as (index, value)
+        # pairs: what the hist method builds anyway, at a fraction of the memory. A held-out
+        # slice stays a plain DMatrix: early stopping evaluates it every round, and that is
+        # measurably slower on a quantised matrix.
+        return xgb.QuantileDMatrix(
+            values, label=outcome, missing=np.nan, feature_names=names, max_bin=int(merged["max_bin"])
+        )
+    return xgb.DMatrix(values, label=outcome, missing=np.nan, feature_names=names)
