@@ -237,6 +237,7 @@ class ScoredHistory:
     tier_probabilities: np.ndarray | None = None  # (n, tiers) next-period tier probabilities
     value: ValuePrediction | None = None  # forecasts over the value horizon and CLV
     taxonomy: Mapping[str, list[str]] | None = None  # label columns of berth.taxonomy, by name
+    features: np.ndarray | None = None  # (n, n_features) the matrix the models read, spec order
 
     def tier_movement(self) -> tuple[np.ndarray, np.ndarray]:
         """(p_downgrade, p_upgrade) against the current tier; NaN without a tier model."""
@@ -385,6 +386,7 @@ class BundleScorer:
             if bundle.value_model is not None
             else None,
             taxonomy=self._taxonomy(history, codes, day),
+            features=matrix.values,
         )
 
     def _taxonomy(self, history: HistoryArrays, codes: np.ndarray, day: int) -> dict[str, list[str]] | None:

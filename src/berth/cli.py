@@ -242,6 +242,118 @@ def score(
 
 @app.command()
 @_handle_errors
+def plan(
+    data: Annotated[Path, typer.Option(help="Folder with shipments.(csv|parquet) and optional tables.")],
+    as_of: Annotated[str, typer.Option(help="Plan as of this date (YYYY-MM-DD); later data is ignored.")],
+    budget: Annotated[float, typer.Option(min=0, help="Total action cost allowed, in revenue units.")],
+    output: Annotated[
+        Path, typer.Option(help="Where to write the plan (.csv); an .html summary is written beside it.")
+    ],
+    capacity: Annotated[
+        list[str] | None, typer.Option(help="ACTION=N: at most N customers for that action (repeatable).")
+    ] = None,
+    control_share: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of planned customers held out as controls.")
+    ] = 0.1,
+    campaign_id: Annotated[
+        str | None, typer.Option(help="Campaign id (default: plan-AS_OF); the control draw depends on it.")
+    ] = None,
+    playbook: Annotated[Path, typer.Option(help="Playbook YAML (actions, costs, triggers).")] = Path(
+        "configs/playbook.yaml"
+    ),
+    past_actions: Annotated[
+        Path | None, typer.Option(help="CSV of customer_id, action, taken_at: cooldowns apply to them.")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="en or zh (the HTML summary and the driver sentences).")] = "en",
+    time_limit: Annotated[float, typer.Option(min=1, help="Solver time limit in seconds.")] = 60.0,
+    model_version: Annotated[
+        str | None, typer.Option(help="Registered version (default: the champion).")
+    ] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Use an exported bundle folder instead.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config with a data section (column mapping).")] = None,
+) -> None:
+    """Plan a retention campaign: the (customer, action) pairs worth most under a budget, with a
+    control group; writes the plan (CSV) and a summary page (HTML) for the retention manager."""
+    import pandas as pd
+
+    from berth.config import load_train_config
+    from berth.features import HistoryArrays
+    from berth.i18n import normalise_language
+    from berth.io import load_port_data
+    from berth.recommend.campaign import run_campaign
+    from berth.recommend.playbook import load_playbook
+    from berth.recommend.report import plan_table, render_plan
+    from berth.registry import load_scorer_from_folder, load_scorer_from_registry
+
+    as_of_date = _parse_date(as_of, "--as-of")
+    assert as_of_date is not None
+    if output.suffix.lower() != ".csv":
+        raise typer.BadParameter("expected a .csv file", param_hint="--output")
+    try:
+        language = normalise_language(lang)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lang") from exc
+    book = load_playbook(playbook)
+    limits: dict[str, int] = {}
+    for item in capacity or []:
+        name, sep, number = item.partition("=")
+        if not sep or not number.strip().isdigit():
+            raise typer.BadParameter(
+                f"{item!r}: expected ACTION=N, e.g. follow_up_call=200", param_hint="--capacity"
+            )
+        if name not in book.actions:
+            raise typer.BadParameter(
+                f"{name!r} is not an action of {playbook}: {', '.join(book.actions)}", param_hint="--capacity"
+            )
+        limits[name] = int(number)
+    history_actions = None
+    if past_actions is not None:
+        history_actions = pd.read_csv(past_actions, dtype={"customer_id": str})
+        missing = {"customer_id", "action", "taken_at"} - set(history_actions.columns)
+        if missing:
+            raise typer.BadParameter(
+                f"{past_actions}: missing column(s) {', '.join(sorted(missing))}", param_hint="--past-actions"
+            )
+    settings = load_train_config(config)
+    if bundle is not None:
+        scorer = load_scorer_from_folder(bundle)
+    else:
+        scorer = load_scorer_from_registry(
+            settings.model_name, alias=None if model_version else "champion", version=model_version
+        )
+    loaded = load_port_data(data, settings.data)
+    history = HistoryArrays.from_port_data(loaded.data, known_until=as_of_date)
+    campaign = run_campaign(
+        scorer,
+        history,
+        as_of_date,
+        book,
+        budget=budget,
+        campaign_id=campaign_id or f"plan-{as_of_date.isoformat()}",
+        capacity=limits,
+        control_share=control_share,
+        past_actions=history_actions,
+        time_limit_s=time_limit,
+        lang=language,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    plan_table(campaign).to_csv(output, index=False)
+    page = output.with_suffix(".html")
+    page.write_text(render_plan(campaign, language), encoding="utf-8")
+    result = campaign.result
+    treated = int((campaign.plan["group"] == "treatment").sum()) if len(campaign.plan) else 0
+    spent = float(campaign.plan["cost"].sum()) if len(campaign.plan) else 0.0
+    console.print(
+        f"Planned {len(campaign.plan):,} of {len(campaign.customers):,} customers "
+        f"({treated:,} treatment, {len(campaign.plan) - treated:,} control): cost "
+        f"{spent:,.0f} of {budget:,.0f}, expected net value "
+        f"{result.objective:,.0f} ({result.method}, optimality gap {result.gap:.2%}, {result.status}); "
+        f"wrote {output} and {page}"
+    )
+
+
+@app.command()
+@_handle_errors
 def export(
     out: Annotated[Path, typer.Option(help="Folder to write the bundle into (replaced).")] = Path(
         "models/champion"

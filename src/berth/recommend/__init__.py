@@ -1,0 +1,1 @@
+"""Retention recommendations: explained drivers, the playbook, ranking and campaign planning."""
