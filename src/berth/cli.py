@@ -341,13 +341,13 @@ def plan(
     page = output.with_suffix(".html")
     page.write_text(render_plan(campaign, language), encoding="utf-8")
     result = campaign.result
-    treated = int((campaign.plan["group"] == "treatment").sum()) if len(campaign.plan) else 0
-    spent = float(campaign.plan["cost"].sum()) if len(campaign.plan) else 0.0
+    treatment = campaign.plan[campaign.plan["group"] == "treatment"] if len(campaign.plan) else campaign.plan
     console.print(
         f"Planned {len(campaign.plan):,} of {len(campaign.customers):,} customers "
-        f"({treated:,} treatment, {len(campaign.plan) - treated:,} control): cost "
-        f"{spent:,.0f} of {budget:,.0f}, expected net value "
-        f"{result.objective:,.0f} ({result.method}, optimality gap {result.gap:.2%}, {result.status}); "
+        f"({len(treatment):,} treatment, {len(campaign.plan) - len(treatment):,} control). Treatment: cost "
+        f"{treatment['cost'].sum() if len(treatment) else 0:,.0f} of {budget:,.0f}, expected net value "
+        f"{treatment['expected_net_value'].sum() if len(treatment) else 0:,.0f}. Plan with controls "
+        f"{result.objective:,.0f} ({result.method}, optimality gap {result.gap:.2%}); "
         f"wrote {output} and {page}"
     )
 

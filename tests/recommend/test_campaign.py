@@ -48,7 +48,7 @@ def test_campaign_respects_the_budget_and_explains_itself(
     no_driver = plan["drivers"] == ""
     assert (
         plan.loc[no_driver, "lead_driver_sentence"]
-        == "no churn driver raises this customer's risk above the book's average"
+        == "no churn driver raises this customer's risk above the average customer's"
     ).all()
     # capacities from the playbook hold
     for name, action in playbook.actions.items():

@@ -147,7 +147,7 @@ def _profile(f: Figures) -> tuple[str, dict[str, str]] | None:
     age = _get(f, "customer_age_days") or _get(f, "first_shipment_age_days")
     if age is None:
         return None
-    return "driver.profile", {"years": f"{age / 365.25:.1f}"}
+    return "driver.profile", {"years": f"{age / 365.25:.1f}".removesuffix(".0")}
 
 
 def _btyd(f: Figures, horizon_days: int) -> tuple[str, dict[str, str]] | None:

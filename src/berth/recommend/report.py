@@ -31,6 +31,19 @@ HEADINGS: tuple[str, ...] = (
     N_("plan.why"),
     N_("plan.group"),
     N_("plan.assumptions"),
+    N_("plan.solver.milp"),
+    N_("plan.solver.greedy"),
+    N_("plan.top_note"),
+    N_("action.service_recovery"),
+    N_("action.complaint_escalation"),
+    N_("action.account_manager_visit"),
+    N_("action.follow_up_call"),
+    N_("action.rate_review"),
+    N_("action.loyalty_upgrade"),
+    N_("action.value_added_services"),
+    N_("action.structural_integration"),
+    N_("action.reactivation_campaign"),
+    N_("action.referral_reward"),
 )
 
 _STYLE = """
@@ -63,38 +76,57 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def action_label(action: str, lang: str) -> str:
+    """A shipped action's display name; a custom action's own name."""
+    try:
+        return translate(f"action.{action}", lang)
+    except ValueError:
+        return action
+
+
 def render_plan(campaign: Campaign, lang: str, *, top: int = 25) -> str:
-    """The plan summary page."""
+    """The plan summary page. Cost and expected net value count the treatment group only: the
+    control customers get no action."""
     plan, result = campaign.plan, campaign.result
-    treated = int((plan["group"] == "treatment").sum()) if len(plan) else 0
-    control = len(plan) - treated
+    treatment = plan[plan["group"] == "treatment"] if len(plan) else plan
+    control = len(plan) - len(treatment)
+    solver = translate(f"plan.solver.{result.method}", lang).format(gap=f"{result.gap:.2%}")
     cards = [
         ("plan.customers_scored", f"{len(campaign.customers):,}"),
         ("plan.customers_planned", f"{len(plan):,}"),
-        ("plan.treatment", f"{treated:,}"),
+        ("plan.treatment", f"{len(treatment):,}"),
         ("plan.control", f"{control:,} ({campaign.control_share:.0%})"),
         ("plan.budget", f"{campaign.budget:,.0f}"),
-        ("plan.cost", f"{plan['cost'].sum():,.0f}" if len(plan) else "0"),
-        ("plan.expected_net_value", f"{result.objective:,.0f}"),
-        ("plan.solver", f"{result.method}, gap {result.gap:.2%}, {result.seconds:.1f} s"),
+        ("plan.cost", f"{treatment['cost'].sum():,.0f}" if len(treatment) else "0"),
+        (
+            "plan.expected_net_value",
+            f"{treatment['expected_net_value'].sum():,.0f}" if len(treatment) else "0",
+        ),
+        ("plan.solver", solver),
     ]
     card_html = "".join(f'<div class="card">{_t(k, lang)}<b>{html.escape(v)}</b></div>' for k, v in cards)
     action_rows: list[list[str]] = []
     top_rows: list[list[str]] = []
     if len(plan):
         by_action = (
-            plan.groupby("action")
+            treatment.groupby("action")
             .agg(customers=("customer_id", "size"), cost=("cost", "sum"), net=("expected_net_value", "sum"))
             .sort_values("net", ascending=False)
         )
         action_rows = [
-            [str(name), f"{row.customers:,}", f"{row.cost:,.0f}", f"{row.net:,.0f}"]
-            for name, row in by_action.iterrows()
+            [action_label(str(name), lang), f"{count:,}", f"{cost:,.0f}", f"{net:,.0f}"]
+            for name, count, cost, net in zip(
+                by_action.index,
+                by_action["customers"].astype(int).tolist(),
+                by_action["cost"].tolist(),
+                by_action["net"].tolist(),
+                strict=True,
+            )
         ]
         top_rows = [
             [
                 str(r.customer_id),
-                str(r.action),
+                action_label(str(r.action), lang),
                 f"{r.churn_probability:.0%}",
                 f"{r.value_at_risk:,.0f}",
                 f"{r.expected_net_value:,.0f}",
@@ -103,6 +135,7 @@ def render_plan(campaign: Campaign, lang: str, *, top: int = 25) -> str:
             ]
             for r in plan.head(top).itertuples()
         ]
+    top_note = translate("plan.top_note", lang).format(shown=min(top, len(plan)), planned=len(plan))
     sections = [
         f"<h1>{_t('plan.title', lang)} · {html.escape(campaign.campaign_id)} · "
         f"{campaign.as_of.isoformat()}</h1>",
@@ -114,6 +147,7 @@ def render_plan(campaign: Campaign, lang: str, *, top: int = 25) -> str:
             numeric=(1, 2, 3),
         ),
         f"<h2>{_t('plan.top_customers', lang)}</h2>"
+        + f'<p class="note">{html.escape(top_note)}</p>'
         + _table(
             [
                 _t(k, lang)
