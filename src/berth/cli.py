@@ -352,6 +352,59 @@ def plan(
     )
 
 
+@app.command("evaluate-actions")
+@_handle_errors
+def evaluate_actions_command(
+    plan: Annotated[Path, typer.Option(help="The campaign's plan CSV (berth plan --output).")],
+    data: Annotated[
+        Path, typer.Option(help="Folder with shipments covering the horizon after the plan's date.")
+    ],
+    horizon_days: Annotated[
+        int, typer.Option(min=7, help="Days after the plan's date in which churn is read.")
+    ] = 90,
+    playbook: Annotated[Path, typer.Option(help="Playbook YAML with the prior uplifts.")] = Path(
+        "configs/playbook.yaml"
+    ),
+    prior_sd: Annotated[float, typer.Option(min=0.001, help="Standard deviation of the prior uplift.")] = 0.1,
+    output: Annotated[Path | None, typer.Option(help="Write the per-action table here (.csv).")] = None,
+    write_playbook: Annotated[
+        Path | None,
+        typer.Option(help="Write a copy of the playbook with measured actions' posterior uplift."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Config with a data section (column mapping).")] = None,
+) -> None:
+    """Measure what each action of a campaign achieved: churn of its treatment group against its
+    control group, with a 90% interval, beside the playbook's prior."""
+    import pandas as pd
+    import yaml
+
+    from berth.config import load_data_config, read_yaml
+    from berth.features import HistoryArrays
+    from berth.io import load_port_data
+    from berth.recommend.evaluate import evaluate_actions, write_posterior
+    from berth.recommend.playbook import load_playbook
+
+    book = load_playbook(playbook)
+    frame = pd.read_csv(plan, dtype={"customer_id": str})
+    loaded = load_port_data(data, load_data_config(config))
+    history = HistoryArrays.from_port_data(loaded.data)
+    try:
+        results = evaluate_actions(frame, history, horizon_days, book, prior_sd=prior_sd)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--plan") from exc
+    console.print(results.round(3).to_string(index=False))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        results.to_csv(output, index=False)
+        console.print(f"wrote {output}")
+    if write_playbook is not None:
+        updated = write_posterior(read_yaml(playbook), results)
+        write_playbook.write_text(
+            yaml.safe_dump(updated, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
+        console.print(f"wrote {write_playbook} (posterior uplift for actions with enough data)")
+
+
 @app.command()
 @_handle_errors
 def export(
