@@ -82,8 +82,17 @@ def simulate(
     file_format: Annotated[
         str, typer.Option("--format", help="csv or parquet.", case_sensitive=False)
     ] = "csv",
+    actions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Retention actions to apply: a berth plan CSV (treatment rows, from the day after its "
+            "as_of) or a CSV of customer_id, action, start_date; true effects in docs/simulator.md."
+        ),
+    ] = None,
 ) -> None:
     """Simulate a port's customers, shipments and interactions, with ground truth."""
+    import pandas as pd
+
     from berth.simulate import SimulationConfig, simulate_port, write_simulation
 
     start_date = _parse_date(start, "--start")
@@ -91,7 +100,22 @@ def simulate(
     if file_format.lower() not in {"csv", "parquet"}:
         raise typer.BadParameter("expected csv or parquet", param_hint="--format")
     config = SimulationConfig(n_customers=customers, days=days, seed=seed, start=start_date)
-    port = simulate_port(config, progress=True)
+    applied = None
+    if actions is not None:
+        applied = pd.read_csv(actions, dtype={"customer_id": str})
+        if "group" in applied.columns:
+            applied = applied[applied["group"] == "treatment"]
+        if "start_date" not in applied.columns and "as_of" in applied.columns:
+            applied = applied.assign(start_date=pd.to_datetime(applied["as_of"]) + pd.Timedelta(days=1))
+        missing = {"customer_id", "action", "start_date"} - set(applied.columns)
+        if missing:
+            raise typer.BadParameter(
+                f"missing column(s) {', '.join(sorted(missing))}", param_hint="--actions"
+            )
+    try:
+        port = simulate_port(config, progress=True, actions=applied)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--actions") from exc
     written = write_simulation(port, out, file_format=file_format.lower())
     console.print(
         f"Simulated {customers:,} customers over {days} days: "

@@ -9,6 +9,7 @@ describes the mechanisms and every parameter.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from berth.errors import ConfigError
 from berth.simulation.config import CohortParams, ShockParams, SimulationConfig
+from berth.simulation.interventions import ActionEffect, build_treatments
 from berth.simulation.observe import build_customers, build_interactions, build_shipments, customer_ids
 from berth.simulation.population import build_calendar, build_population
 from berth.simulation.process import n_chunks, run_process
@@ -67,8 +69,21 @@ def _streams(seed: int) -> dict[str, np.random.SeedSequence]:
     return dict(zip(_STREAMS, children, strict=True))
 
 
-def simulate_port(config: SimulationConfig, progress: bool = False) -> SimulatedPort:
-    """Simulate a port's customers, shipments, interactions, latent paths and ground truth."""
+def simulate_port(
+    config: SimulationConfig,
+    progress: bool = False,
+    *,
+    actions: pd.DataFrame | None = None,
+    effects: Mapping[str, ActionEffect] | None = None,
+) -> SimulatedPort:
+    """Simulate a port's customers, shipments, interactions, latent paths and ground truth.
+
+    ``actions`` (``customer_id, action, start_date``) applies retention actions with the true
+    effects of ``effects`` (default :data:`berth.simulation.interventions.DEFAULT_EFFECTS`). The
+    latent paths and who shipped when are the same as without them up to an action's start, and
+    the oracle is exact with them; shipment attributes and interactions are drawn in one pass over
+    the whole history, so those differ.
+    """
     with Progress(
         TextColumn("{task.description:<22}"),
         BarColumn(),
@@ -88,9 +103,14 @@ def simulate_port(config: SimulationConfig, progress: bool = False) -> Simulated
         streams = _streams(config.seed)
         calendar = build_calendar(config, np.random.default_rng(streams["calendar"]))
         pop = build_population(config, np.random.default_rng(streams["population"]))
+        treatments = (
+            build_treatments(pop, config.start, pd.Index(customer_ids(pop.n).astype(str)), actions, effects)
+            if actions is not None
+            else None
+        )
         bar.update(task, total=config.days * n_chunks(pop.n) + len(_STEPS))
         step("daily process")
-        proc = run_process(pop, calendar, config, streams["process"], on_day=on_day)
+        proc = run_process(pop, calendar, config, streams["process"], on_day=on_day, treatments=treatments)
         bar.update(task, description="shipments")
         shipments, ships = build_shipments(
             pop, calendar, proc, config, np.random.default_rng(streams["shipments"])

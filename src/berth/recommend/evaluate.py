@@ -9,15 +9,18 @@ drawn in the same share within each risk band, so the two groups are comparable.
 
 - ``uplift`` = 1 − churn(treatment) / churn(control): the relative churn reduction, the unit the
   playbook's prior uses;
-- its interval: a percentile interval from a parametric bootstrap of the two arms' churn counts
-  (binomial draws at each arm's observed rate; 4,000 draws, seeded);
+- its interval: Katz's interval for the log risk ratio (the standard one for two proportions),
+  turned into uplift; an action needs ``MIN_PER_ARM`` customers and ``MIN_EVENTS`` control
+  churners before its estimate counts as data;
 - ``posterior``: the playbook's prior and the measurement combined by precision (both taken as
   normal; the prior's standard deviation is ``prior_sd``), which ``--write-playbook`` writes back.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,7 @@ from berth.recommend.playbook import Playbook
 
 PLAN_COLUMNS = ("customer_id", "action", "group", "as_of")
 MIN_PER_ARM = 20
+MIN_EVENTS = 5
 
 
 @dataclass(frozen=True)
@@ -46,21 +50,26 @@ def uplift_interval(
     n_control: int,
     *,
     level: float = 0.9,
-    draws: int = 4_000,
-    seed: int = 0,
 ) -> Estimate:
-    """1 − p_t / p_c with a parametric-bootstrap percentile interval at ``level``."""
-    if n_treatment == 0 or n_control == 0 or churned_control == 0:
+    """1 − p_t / p_c with the Katz log risk-ratio interval at ``level`` (0.5 added to every cell
+    when an arm has no churner, so the interval stays finite)."""
+    if n_treatment == 0 or n_control == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), float("nan"))
-    p_t, p_c = churned_treatment / n_treatment, churned_control / n_control
-    rng = np.random.default_rng(seed)
-    boot_t = rng.binomial(n_treatment, p_t, draws) / n_treatment
-    boot_c = rng.binomial(n_control, p_c, draws) / n_control
-    keep = boot_c > 0
-    boot = 1.0 - boot_t[keep] / boot_c[keep]
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(boot, [tail, 1.0 - tail])
-    return Estimate(1.0 - p_t / p_c, float(low), float(high), float(np.std(boot, ddof=1)))
+    a, c = float(churned_treatment), float(churned_control)
+    n1, n2 = float(n_treatment), float(n_control)
+    if a == 0 or c == 0:
+        a, c, n1, n2 = a + 0.5, c + 0.5, n1 + 1.0, n2 + 1.0
+    log_rr = math.log((a / n1) / (c / n2))
+    se = math.sqrt(max(1.0 / a - 1.0 / n1 + 1.0 / c - 1.0 / n2, 0.0))
+    z = float(NormalDist().inv_cdf(0.5 + level / 2.0))
+    low_rr, high_rr = math.exp(log_rr - z * se), math.exp(log_rr + z * se)
+    uplift = (
+        1.0 - churned_treatment / n_treatment / (churned_control / n_control)
+        if churned_control
+        else float("nan")
+    )
+    # delta method: se(1 − RR) ≈ RR · se(log RR)
+    return Estimate(uplift, 1.0 - high_rr, 1.0 - low_rr, math.exp(log_rr) * se)
 
 
 def churn_outcomes(
@@ -104,21 +113,21 @@ def evaluate_actions(
         )
     churned = churn_outcomes(history, plan["customer_id"], as_of, horizon_days)
     rows = []
-    for i, (key, part) in enumerate(plan.assign(churned=churned).groupby("action", sort=True)):
+    for key, part in plan.assign(churned=churned).groupby("action", sort=True):
         action = str(key)
         treat, control = part[part["group"] == "treatment"], part[part["group"] == "control"]
         estimate = uplift_interval(
-            int(treat["churned"].sum()),
-            len(treat),
-            int(control["churned"].sum()),
-            len(control),
-            level=level,
-            seed=i,
+            int(treat["churned"].sum()), len(treat), int(control["churned"].sum()), len(control), level=level
         )
         prior = (
             playbook.actions[action].uplift if playbook is not None and action in playbook.actions else np.nan
         )
-        enough = len(treat) >= MIN_PER_ARM and len(control) >= MIN_PER_ARM and np.isfinite(estimate.uplift)
+        enough = (
+            len(treat) >= MIN_PER_ARM
+            and len(control) >= MIN_PER_ARM
+            and int(control["churned"].sum()) >= MIN_EVENTS
+            and np.isfinite(estimate.uplift)
+        )
         if enough and np.isfinite(prior) and estimate.standard_error > 0:
             w_prior, w_data = 1.0 / prior_sd**2, 1.0 / estimate.standard_error**2
             posterior = float(

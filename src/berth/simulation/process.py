@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from berth.simulation.config import SimulationConfig
+from berth.simulation.interventions import Treatments
 from berth.simulation.population import Calendar, Population
 
 ENGAGED, DRIFTING, LOST = 0, 1, 2
@@ -49,8 +50,15 @@ class Hazards:
     summing over past reviews.
     """
 
-    def __init__(self, pop: Population, calendar: Calendar, config: SimulationConfig) -> None:
+    def __init__(
+        self,
+        pop: Population,
+        calendar: Calendar,
+        config: SimulationConfig,
+        treatments: Treatments | None = None,
+    ) -> None:
         self._pop = pop
+        self._treatments = treatments
         self._calendar = calendar
         self._hz = config.hazards
         self._decay = np.exp(-1.0 / config.hazards.price_memory_days)
@@ -102,6 +110,17 @@ class Hazards:
                 drifting_to_lost = np.where(hit, drifting_to_lost * shock.lost_factor, drifting_to_lost)
                 recovery = np.where(hit, recovery * shock.recovery_factor, recovery)
                 busy_rate = np.where(hit, busy_rate * shock.rate_factor, busy_rate)
+        treated = self._treatments
+        if treated is not None:
+            on = (treated.start <= day) & (day < treated.end)  # a fixed schedule: the oracle stays exact
+            if on.any():
+                factor = np.where(on, treated.hazard_factor, 1.0)
+                to_drifting, to_lost, drifting_to_lost = (
+                    to_drifting * factor,
+                    to_lost * factor,
+                    drifting_to_lost * factor,
+                )
+                recovery = recovery * np.where(on, treated.recovery_factor, 1.0)
         return DayKernel(
             engaged_to_drifting=np.minimum(to_drifting, cap),
             engaged_to_lost=np.minimum(to_lost, cap),
@@ -241,10 +260,11 @@ def _run_chunk(
     rng: np.random.Generator,
     out: _ChunkOutput,
     on_day: Callable[[], None] | None,
+    treatments: Treatments | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Day loop of one chunk of customers; returns its (customers, counts) per day with shipments."""
     n = pop.n
-    hazards = Hazards(pop, calendar, config)
+    hazards = Hazards(pop, calendar, config, treatments)
     cutoff_days = cutoff_grid(config)
     oracle = _Oracle(config, cutoff_days, out.oracle)
     state = pop.initial_state.astype(np.uint8)
@@ -292,6 +312,7 @@ def run_process(
     seed: np.random.SeedSequence,
     on_day: Callable[[], None] | None = None,
     workers: int | None = None,
+    treatments: Treatments | None = None,
 ) -> ProcessResult:
     """Simulate every customer's latent path and daily shipment counts, and run the oracle.
 
@@ -316,7 +337,10 @@ def run_process(
             oracle=oracle[:, :, lo:hi],
             quiet_days=quiet_days[lo:hi],
         )
-        return _run_chunk(pop.subset(lo, hi), calendar, config, np.random.default_rng(stream), out, on_day)
+        chunk_treatments = treatments.subset(lo, hi) if treatments is not None else None
+        return _run_chunk(
+            pop.subset(lo, hi), calendar, config, np.random.default_rng(stream), out, on_day, chunk_treatments
+        )
 
     threads = min(len(bounds), workers or available_cpus())
     if threads > 1:
