@@ -174,6 +174,8 @@ def train(
     from berth.training import metrics_table, train_churn_model
 
     settings = load_train_config(config)
+    if settings.project is None:
+        settings = settings.model_copy(update={"project": data.resolve().name})
     cutoff_date = _parse_date(cutoff, "--cutoff")
     loaded = load_port_data(data, settings.data)
     console.print(loaded.report.render())
@@ -198,7 +200,7 @@ def train(
     for note in trained.notes:
         console.print(f"[yellow]note:[/] {note}")
     if trained.metrics:
-        console.print("\nValidation metrics (latest labelled cutoff, time-based split):")
+        console.print("\nValidation metrics (the validation cutoffs pooled; time-based split):")
         console.print(metrics_table(trained.metrics).round(4).to_string())
     console.print(f"\nMLflow run: {registered.run_id} (experiment {registered.experiment_id})")
     console.print(f"Registered: {registered.model_name} version {registered.version}")
@@ -246,6 +248,7 @@ def score(
             settings.model_name, alias=None if model_version else "champion", version=model_version
         )
     loaded = load_port_data(data, settings.data)
+    _warn_other_source(scorer, loaded.data, data)
     scores = scorer.score_frame(loaded.data, as_of_date, value_horizon_days=value_horizon_days)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_table(scores, output)
@@ -346,6 +349,7 @@ def plan(
             settings.model_name, alias=None if model_version else "champion", version=model_version
         )
     loaded = load_port_data(data, settings.data)
+    _warn_other_source(scorer, loaded.data, data)
     history = HistoryArrays.from_port_data(loaded.data, known_until=as_of_date)
     campaign = run_campaign(
         scorer,
@@ -427,6 +431,19 @@ def evaluate_actions_command(
             yaml.safe_dump(updated, sort_keys=False, allow_unicode=True), encoding="utf-8"
         )
         console.print(f"wrote {write_playbook} (posterior uplift for actions with enough data)")
+
+
+def _warn_other_source(scorer: Any, data: Any, folder: Path) -> None:
+    """Say so when the data being scored is not shaped like the model's training data."""
+    from berth.provenance import source_differences
+
+    trained_on = dict(scorer.bundle.metadata.get("data_source") or {})
+    problems = source_differences(trained_on, data)
+    if problems:
+        console.print(
+            f"[yellow]warning:[/] {scorer.info.name} v{scorer.info.version} was trained on project "
+            f"{trained_on.get('project')!r}; the data in {folder} differs: " + "; ".join(problems)
+        )
 
 
 @app.command()

@@ -218,6 +218,12 @@ class TrainConfig(StrictModel):
     """Everything ``berth train`` needs besides the data folder."""
 
     model_name: str = "berth-churn"
+    project: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The data source's name; berth train defaults it to the data folder's name. A "
+        "champion is only ever compared with models of the same project and table schema.",
+    )
     horizon_days: int = Field(default=90, ge=7, le=730)
     lookback_days: int = Field(
         default=365, ge=30, description="Eligible: a shipment in this window before the cutoff."

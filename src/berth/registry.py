@@ -166,6 +166,8 @@ def log_and_register(
                 "data_end": str(pd.Timestamp(shipments.max()).date()),
                 "training_cutoff": trained.training_cutoff.isoformat(),
                 "served_predictor": trained.served_predictor,
+                "project": str(_source(trained).get("project", "")),
+                "data_source": str(_source(trained).get("signature", "")),
                 "notes": " | ".join(trained.notes)[:5000] or "none",
                 **(extra_tags or {}),
             }
@@ -203,6 +205,10 @@ def log_and_register(
         run_id, experiment_id = run.info.run_id, run.info.experiment_id
         version = str(info.registered_model_version)
 
+        source = _source(trained)
+        if source:
+            client.set_model_version_tag(name, version, "project", str(source.get("project", "")))
+            client.set_model_version_tag(name, version, "data_source", str(source.get("signature", "")))
         promoted, reason, champion_version = _decide_champion(client, name, version, trained, history)
         mlflow.set_tag("champion_decision", reason)
         if promoted:
@@ -234,6 +240,9 @@ def _decide_champion(
         current = client.get_model_version_by_alias(name, CHAMPION)
     except Exception:
         return True, "first version: promoted to champion", None
+    other = _other_source(dict(current.tags or {}), _source(trained))
+    if other is not None:
+        return False, f"champion v{current.version} {other}", current.version
     # Both models are scored exactly as they would serve (their own stored BG/NBD parameters),
     # on the new run's validation rows, so retraining on unchanged data ties rather than "wins".
     new = champion_comparison(trained, history, BundleScorer(trained.bundle))
@@ -247,6 +256,24 @@ def _decide_champion(
             current.version,
         )
     return (*champion_decision(new, old, current.version), current.version)
+
+
+def _source(trained: TrainedModel) -> dict[str, Any]:
+    return dict(trained.bundle.metadata.get("data_source") or {})
+
+
+def _other_source(champion_tags: Mapping[str, str], source: Mapping[str, Any]) -> str | None:
+    """Why the champion cannot be compared with a model of ``source`` (None when it can)."""
+    theirs = champion_tags.get("data_source")
+    if not theirs or not source or theirs == source.get("signature"):
+        return None
+    return (
+        f"was trained on another data source (project {champion_tags.get('project', '?')!r}; this run: "
+        f"project {source.get('project')!r}, tables {', '.join(source.get('tables', {}))}): not compared, "
+        "champion unchanged. Models of different sources are never compared or promoted over each "
+        "other: give this source its own model name (model_name in the config, e.g. "
+        f"berth-churn-{source.get('project')}), or set project in the config if it is the same source."
+    )
 
 
 def champion_decision(

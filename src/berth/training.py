@@ -45,6 +45,7 @@ from berth.labels import Snapshots, build_snapshots
 from berth.modeling import baselines
 from berth.modeling.blend import fit_blend
 from berth.modeling.churn import ChurnClassifier, fit_churn_classifier, refit_trees
+from berth.provenance import data_source
 from berth.tables import CUSTOMER_ID, SHIPMENT_DATE, PortData
 from berth.taxonomy import fit_taxonomy_reference
 from berth.tier_training import TierRun, plot_tier_matrices, train_tiers
@@ -369,6 +370,7 @@ def train_churn_model(
             },
             "notes": notes,
             "libraries": library_versions(),
+            "data_source": data_source(data, config.project),
         },
         spec=spec,
         btyd_params=final_btyd,

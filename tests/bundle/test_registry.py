@@ -117,3 +117,25 @@ def test_champion_comparison_scores_tiers_only_under_the_same_rule(
     assert other is not None
     assert other.tier_rps is None
     assert other.roc_auc == pytest.approx(same.roc_auc)
+
+
+@pytest.mark.slow
+def test_a_model_of_another_source_never_replaces_the_champion(
+    tracking: Path, trained: TrainedModel, sim_data: PortData
+) -> None:
+    config = TrainConfig(model_name="two-sources")
+    first = log_and_register(trained, config, sim_data)
+    assert first.promoted
+    retail_source = {
+        "project": "retail",
+        "tables": {"shipments": ["customer_id", "shipment_date"]},
+        "signature": "f" * 16,
+    }
+    other = replace(
+        trained,
+        bundle=replace(trained.bundle, metadata={**trained.bundle.metadata, "data_source": retail_source}),
+    )
+    second = log_and_register(other, config, sim_data)
+    assert not second.promoted
+    assert "another data source" in second.reason
+    assert load_scorer_from_registry("two-sources").info.version == first.version
