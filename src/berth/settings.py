@@ -62,6 +62,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests queued for the prediction-log writer (then callers write).",
     )
+    prediction_log_mode: Literal["durable", "async"] = Field(
+        default="durable",
+        description="durable: a scoring response is sent only after its prediction-log rows are "
+        "committed (group commit); async: responses do not wait, and rows still queued when the "
+        "process dies are lost.",
+    )
+    prediction_log_max_rows: int = Field(
+        default=200_000,
+        ge=1,
+        description="Prediction-log rows waiting to be written before scoring answers 503.",
+    )
+    prediction_log_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Request bytes whose rows wait to be written before scoring answers 503.",
+    )
     host: str = Field(default="127.0.0.1", description="Interface to bind.")
     port: int = Field(default=8000, ge=0, le=65535, description="TCP port to bind.")
     workers: int = Field(default=1, ge=1, description="Uvicorn worker processes.")

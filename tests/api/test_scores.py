@@ -147,6 +147,78 @@ def test_full_writer_queue_writes_in_the_request(make_api: MakeApi) -> None:
     assert api.services.store.count_predictions() == 6
 
 
+def test_a_2xx_response_means_its_rows_are_already_stored(make_api: MakeApi) -> None:
+    """Durable mode (the default): the response waits for the commit, so no flush is needed."""
+    api = make_api()
+    for n in (1, 4):
+        response = api.score(batch(n))
+        assert response.status_code == 200
+        assert len(api.services.store.predictions(response.json()["request_id"])) == n
+
+
+def test_rows_that_cannot_be_stored_are_not_served(
+    make_api: MakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = make_api()
+
+    def refuse(rows: Any, on_chunk: Any = None) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(api.services.store, "log_predictions", refuse)
+    monkeypatch.setattr("berth.api.prediction_log._RETRY_DELAYS", (0.01,))
+    response = api.score(batch(2))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "not served" in response.json()["detail"]
+
+
+def test_a_full_backlog_answers_503_with_retry_after(
+    make_api: MakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = make_api()
+    monkeypatch.setattr(api.services.writer, "admits", lambda rows, body_bytes: False)
+    response = api.score(batch(1))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert api.services.store.count_predictions() == 0
+
+
+def test_the_backlog_bound_counts_rows_and_bytes_until_written() -> None:
+    from datetime import UTC, datetime
+
+    from berth.api.convert import to_outputs
+    from berth.api.prediction_log import PendingPredictions, PredictionLogWriter
+
+    release = threading.Event()
+
+    class SlowStore:
+        def log_predictions(self, rows: Any, on_chunk: Any = None) -> None:
+            release.wait(5)
+
+    decoded = decode_columns(json.dumps(batch(3)).encode())
+    assert decoded is not None
+    scores = to_outputs(decoded.customer_ids, FakeScorer().score(decoded.columns, decoded.as_of))
+    writer = PredictionLogWriter(
+        SlowStore(), linger_s=0, defer_s=0, max_backlog_rows=5, max_backlog_bytes=10_000
+    )  # type: ignore[arg-type]
+    writer.start()
+    try:
+        assert writer.admits(100, 10**9), "an empty backlog admits any request"
+        first = PendingPredictions("a", "m", "1", decoded, scores, datetime.now(UTC), body_bytes=4_000)
+        assert writer.submit(first)
+        assert writer.backlog == (3, 4_000)
+        assert writer.admits(2, 6_000)
+        assert not writer.admits(3, 10)  # 6 rows > 5
+        assert not writer.admits(1, 6_001)  # bytes
+        release.set()
+        first.written.result(timeout=5)
+        assert writer.flush(timeout=5)
+        assert writer.backlog == (0, 0)
+    finally:
+        release.set()
+        writer.close()
+
+
 def test_input_hash_format() -> None:
     """The canonical bytes of docs/api.md, written out for a one-shipment customer."""
     raw = json.dumps(

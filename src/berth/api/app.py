@@ -136,8 +136,16 @@ def create_app(
             await run_in_threadpool(holder.load)
         except ModelLoadError as exc:
             log.error("starting without a model; POST /v1/admin/reload once it is fixed", reason=str(exc))
+        durable = settings.prediction_log_mode == "durable"
         writer = PredictionLogWriter(
-            store, max_pending=settings.prediction_log_queue, on_drop=metrics.prediction_log_dropped.inc
+            store,
+            max_pending=settings.prediction_log_queue,
+            on_drop=metrics.prediction_log_dropped.inc,
+            # durable: responses wait for the commit, so the writer neither lingers nor defers
+            linger_s=0.0 if durable else 0.05,
+            defer_s=0.0 if durable else 0.5,
+            max_backlog_rows=settings.prediction_log_max_rows,
+            max_backlog_bytes=settings.prediction_log_max_bytes,
         )
         writer.start()
         app.state.services = Services(

@@ -1,14 +1,22 @@
-"""A bounded background writer for the prediction log.
+"""The prediction-log writer: one thread, batched inserts, durable by default.
 
 Requests hand a :class:`PendingPredictions` to :meth:`PredictionLogWriter.submit`; one thread
-hashes the inputs and inserts the rows in batches (one executemany per batch), so a response never
-waits for the database. After waking up the writer lingers (``linger_s``) to collect a batch: a
-queue put with no thread waiting is nearly free, while waking the writer on every request costs
-the event loop a GIL hand-off each time. When the queue is full, ``submit`` returns False and the
-caller writes synchronously (back-pressure instead of silent loss). While a large request is read
-and scored (:meth:`PredictionLogWriter.foreground`) the writer waits between steps, at most
-``defer_s`` per batch of rows: such a request uses both cores. ``close`` drains the queue on shutdown.
-A batch that still fails after retries is logged and counted (``berth_prediction_log_dropped_total``).
+hashes the inputs and inserts the rows in batches (one executemany per batch).
+
+**Durable mode** (the default): each pending entry carries a future that the writer completes
+once its batch is committed, and the route answers only then, so a 2xx response means its rows
+are stored. Requests that arrive while a batch commits are taken together in the next one (group
+commit): under load one commit serves many responses. A batch that still fails after retries
+fails its futures, and those requests answer 503 (nothing acknowledged, nothing lost silently).
+**Async mode** (``BERTH_PREDICTION_LOG_MODE=async``, opt-in for deployments that accept losing
+the last rows on a crash): responses do not wait; the writer lingers (``linger_s``) to collect
+bigger batches and defers to large requests in progress (``defer_s``).
+
+The backlog (rows and bytes submitted and not yet written) is bounded: :meth:`admits` says whether
+a request of that size fits, and the route answers 503 with ``Retry-After`` when it does not.
+When the queue is full, ``submit`` returns False and the caller writes synchronously. ``close``
+drains the queue on shutdown. Rows that could not be written are counted
+(``berth_prediction_log_dropped_total``).
 """
 
 from __future__ import annotations
@@ -17,8 +25,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from berth._logging import get_logger
@@ -90,6 +99,8 @@ class PendingPredictions:
     batch: DecodedBatch
     scores: Sequence[CustomerScoreOut]
     created_at: datetime
+    body_bytes: int = 0  # the request body's size: what the backlog bound counts
+    written: Future[None] = field(default_factory=Future, compare=False, repr=False)
 
     @property
     def rows(self) -> int:
@@ -113,6 +124,10 @@ class PendingPredictions:
         ]
 
 
+class PredictionLogUnavailableError(RuntimeError):
+    """The prediction log could not store a request's rows."""
+
+
 class PredictionLogWriter:
     """One daemon thread writing queued predictions in batches."""
 
@@ -125,8 +140,14 @@ class PredictionLogWriter:
         linger_s: float = 0.05,
         defer_s: float = 0.5,
         on_drop: Callable[[int], None] | None = None,
+        max_backlog_rows: int = 200_000,
+        max_backlog_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         self._store = store
+        self._max_rows = max_backlog_rows
+        self._max_bytes = max_backlog_bytes
+        self._backlog_rows = 0
+        self._backlog_bytes = 0
         self._linger_s = linger_s
         self._defer_s = defer_s
         self._foreground = _Foreground()
@@ -143,16 +164,35 @@ class PredictionLogWriter:
         """Start the writer thread."""
         self._thread.start()
 
+    @property
+    def backlog(self) -> tuple[int, int]:
+        """(rows, bytes) submitted and not yet written."""
+        with self._idle:
+            return self._backlog_rows, self._backlog_bytes
+
+    def admits(self, rows: int, body_bytes: int) -> bool:
+        """Whether a request of this size fits in the backlog bound (an empty backlog admits any)."""
+        with self._idle:
+            if self._backlog_rows == 0 and self._backlog_bytes == 0:
+                return True
+            return (
+                self._backlog_rows + rows <= self._max_rows
+                and self._backlog_bytes + body_bytes <= self._max_bytes
+            )
+
     def submit(self, pending: PendingPredictions) -> bool:
-        """Queue predictions; False when the queue is full or closed (then call :meth:`write_now`)."""
+        """Queue predictions; False when the queue is full or closed (then call :meth:`write_now`).
+        ``pending.written`` completes when the rows are committed (or fails when they cannot be)."""
         if self._closed:
             return False
         with self._idle:
             self._unfinished += 1
+            self._backlog_rows += pending.rows
+            self._backlog_bytes += pending.body_bytes
         try:
             self._queue.put_nowait(pending)
         except queue.Full:
-            self._done(1)
+            self._done([pending])
             return False
         return True
 
@@ -182,9 +222,11 @@ class PredictionLogWriter:
         if self._thread.is_alive():
             log.error("prediction log writer did not stop in time", pending=self._unfinished)
 
-    def _done(self, count: int) -> None:
+    def _done(self, batch: Sequence[PendingPredictions]) -> None:
         with self._idle:
-            self._unfinished -= count
+            self._unfinished -= len(batch)
+            self._backlog_rows -= sum(p.rows for p in batch)
+            self._backlog_bytes -= sum(p.body_bytes for p in batch)
             if self._unfinished == 0:
                 self._idle.notify_all()
 
@@ -209,10 +251,18 @@ class PredictionLogWriter:
                     break
                 batch.append(item)
                 rows += item.rows
-            self._write(batch)
-            self._done(len(batch))
+            error = self._write(batch)
+            self._done(batch)
+            for pending in batch:
+                if pending.written.done():  # the same entry submitted twice (tests do)
+                    continue
+                if error is None:
+                    pending.written.set_result(None)
+                else:
+                    pending.written.set_exception(PredictionLogUnavailableError(error))
 
-    def _write(self, batch: list[PendingPredictions]) -> None:
+    def _write(self, batch: list[PendingPredictions]) -> str | None:
+        """Write a batch; None when committed, else why not (the rows are counted as dropped)."""
         entries: list[PredictionLogEntry] = []
         deadline = time.monotonic() + self._defer_s
         hand_off = _GilYield()
@@ -228,18 +278,19 @@ class PredictionLogWriter:
         except Exception as exc:  # a bug in hashing must not kill the writer
             log.error("prediction log entries failed", error=repr(exc))
             self._drop(sum(p.rows for p in batch))
-            return
+            return f"hashing failed: {type(exc).__name__}"
         for attempt, delay in enumerate((*_RETRY_DELAYS, None)):
             try:
                 self._store.log_predictions(entries, on_chunk=yield_gil)
-                return
+                return None
             except Exception as exc:
                 if delay is None:
                     log.error("prediction log write failed", rows=len(entries), error=repr(exc))
                     self._drop(len(entries))
-                    return
+                    return f"the database refused the rows: {type(exc).__name__}"
                 log.warning("prediction log write retry", attempt=attempt + 1, error=type(exc).__name__)
                 time.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns")
 
     def _drop(self, rows: int) -> None:
         if self._on_drop is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import nullcontext
 from datetime import UTC, datetime
 
@@ -77,7 +78,16 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
     """
     services, model = context.services, context.model
     settings = services.settings
-    large = int(request.headers.get("content-length") or 0) > settings.inline_scoring_max_bytes
+    body_bytes = int(request.headers.get("content-length") or 0)
+    if not services.writer.admits(0, body_bytes):
+        rows, waiting = services.writer.backlog
+        raise ProblemError(
+            503,
+            f"the prediction log is {rows:,} rows ({waiting / 1e6:.0f} MB of requests) behind; retry shortly",
+            kind="overloaded",
+            headers={"Retry-After": "1"},
+        )
+    large = body_bytes > settings.inline_scoring_max_bytes
     try:
         # the prediction-log writer waits while a large body is read and scored (bounded: defer_s)
         with services.writer.foreground() if large else nullcontext():
@@ -115,6 +125,7 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
             batch=batch,
             scores=scores,
             created_at=datetime.now(UTC),
+            body_bytes=len(raw),
         ),
     )
     services.metrics.scores_served.labels(info.version).inc(len(scores))
@@ -131,6 +142,18 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
 
 
 async def _log_predictions(services: Services, pending: PendingPredictions) -> None:
-    """Queue the rows for the background writer; write them here when its queue is full."""
-    if not services.writer.submit(pending):
-        await run_in_threadpool(services.writer.write_now, pending)
+    """Queue the rows for the background writer (write them here when its queue is full); in
+    durable mode, return only once they are committed, and answer 503 when they cannot be."""
+    durable = services.settings.prediction_log_mode == "durable"
+    try:
+        if not services.writer.submit(pending):
+            await run_in_threadpool(services.writer.write_now, pending)
+        elif durable:
+            await asyncio.wrap_future(pending.written)
+    except Exception as exc:
+        raise ProblemError(
+            503,
+            "the prediction log could not store these scores, so they are not served: retry shortly",
+            kind="prediction-log-unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
