@@ -1,7 +1,9 @@
 # Berth scoring service: locked dependencies, non-root, serves an exported bundle (models/champion)
 # or the registry champion (set MLFLOW_TRACKING_URI and BERTH_MODEL_SOURCE=registry).
-#   berth export --out models/champion && docker build -t berth .
-#   docker run -p 8000:8000 -e BERTH_DATABASE_URL=postgresql+psycopg://... berth
+#   berth export --out models/champion --sign-key keys/bundle_signing.pem && docker build -t berth .
+#   docker run -p 8000:8000 -e BERTH_DATABASE_URL=postgresql+psycopg://... \
+#     -v $PWD/keys/bundle_signing.pub.pem:/keys/bundle.pub.pem:ro -e BERTH_BUNDLE_PUBLIC_KEYS=/keys/bundle.pub.pem berth
+# The service refuses a bundle folder that no trusted public key signed (docs/api.md, "Signed bundles").
 FROM python:3.11-slim AS build
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up and run the main job on the embedded defaults (SQLite, local MLflow):
 # simulate a port -> validate -> train, evaluate, register in MLflow -> export the champion
-# -> score every customer into the database -> serve the API with a demo key and a curl example.
+# (signed) -> score every customer into the database -> serve the API with a demo key and a curl example.
 #   BERTH_DEMO_CUSTOMERS=3000 BERTH_PORT=8000 bash scripts/quickstart.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,8 @@ AS_OF=2025-12-30   # the last simulated day
 uv run berth simulate --customers "$CUSTOMERS" --days "$DAYS" --start "$START" --seed 42 --out "$DATA"
 uv run berth validate --data "$DATA" --quarantine "$DATA/quarantine.csv"
 uv run berth train --data "$DATA" --config configs/train.yaml
-uv run berth export --out models/champion
+[ -f keys/bundle_signing.pem ] || uv run berth keys create --out keys   # once: the bundle signing key pair
+uv run berth export --out models/champion --sign-key keys/bundle_signing.pem
 uv run berth score --data "$DATA" --as-of "$AS_OF" --output "$DATA/scores.csv" --to-db --bundle models/champion
 KEY="$(uv run berth apikey create --scope score --scope admin --name quickstart | tail -n 1)"
 CUSTOMER="$(sed -n 2p "$DATA/scores.csv" | cut -d, -f1)"
@@ -40,4 +41,6 @@ In another terminal, score the riskiest demo customer ($CUSTOMER) with its histo
   curl -s http://127.0.0.1:$PORT/v1/model -H "X-API-Key: $KEY"
 
 MSG
+# the service serves only bundles signed by a trusted key
+export BERTH_BUNDLE_PUBLIC_KEYS=keys/bundle_signing.pub.pem
 exec uv run berth serve --bundle models/champion --port "$PORT"

@@ -204,7 +204,8 @@ def verify_bundle(folder: Path) -> dict[str, str]:
         raise BundleIntegrityError(f"{folder}: no {MANIFEST}; not a Berth model bundle")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     expected: dict[str, str] = manifest.get("files", {})
-    present = {p.name for p in folder.iterdir() if p.name != MANIFEST}
+    # signature.json signs the manifest's content hash, so it is written after and checked apart
+    present = {p.name for p in folder.iterdir() if p.name not in (MANIFEST, "signature.json")}
     for name in sorted(present):
         path = folder / name
         if path.suffix not in _ALLOWED_SUFFIXES or path.read_bytes()[:2] in _PICKLE_MAGIC:

@@ -456,14 +456,22 @@ def export(
         str | None, typer.Option(help="Registered version (default: the champion).")
     ] = None,
     config: Annotated[Path | None, typer.Option(help="Training config (for the model name).")] = None,
+    sign_key: Annotated[
+        Path | None,
+        typer.Option(help="Ed25519 private key (PEM) to sign the bundle with (berth keys create)."),
+    ] = None,
 ) -> None:
-    """Export a registered model bundle for serving without a tracking server."""
+    """Export a registered model bundle for serving without a tracking server (signed with --sign-key)."""
     from berth.config import load_train_config
     from berth.registry import export_bundle
+    from berth.signing import sign_bundle
 
     name = load_train_config(config).model_name
     export_bundle(name, out, alias=None if model_version else "champion", version=model_version)
     console.print(f"Exported {name} ({'v' + model_version if model_version else 'champion'}) to {out}")
+    if sign_key is not None:
+        key_id = sign_bundle(out, sign_key)
+        console.print(f"Signed with key {key_id} ({out / 'signature.json'})")
 
 
 @app.command()
@@ -592,6 +600,28 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=30,
     )
+
+
+keys_app = typer.Typer(help="Bundle signing keys (Ed25519).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+@_handle_errors
+def keys_create(
+    out: Annotated[Path, typer.Option(help="Folder for bundle_signing.pem (private) and .pub.pem.")] = Path(
+        "keys"
+    ),
+) -> None:
+    """Create an Ed25519 key pair: sign exports with the private key, give services the public one."""
+    from berth.signing import create_keypair
+
+    try:
+        private, public = create_keypair(out)
+    except FileExistsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from exc
+    console.print(f"private key (keep it with whoever exports models): {private}")
+    console.print(f"public key (BERTH_BUNDLE_PUBLIC_KEYS for the services): {public}")
 
 
 @apikey_app.command("create")

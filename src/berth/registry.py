@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from berth.errors import ModelNotReadyError
 from berth.evaluation import churn_metrics
 from berth.features import HistoryArrays, day_to_date
 from berth.modeling.tiers import ranked_probability_scores
+from berth.signing import load_public_keys, verify_signature
 from berth.tables import SHIPMENT_DATE, PortData
 from berth.tier_training import snapshot_tiers
 from berth.training import TrainedModel
@@ -336,8 +337,16 @@ def load_scorer_from_registry(
     return BundleScorer(bundle, version=resolved, name=name)
 
 
-def load_scorer_from_folder(folder: Path) -> BundleScorer:
-    """Load an exported bundle folder (deployments without a tracking server)."""
+def load_scorer_from_folder(
+    folder: Path, *, public_keys: Sequence[Path] = (), allow_unsigned: bool = True
+) -> BundleScorer:
+    """Load an exported bundle folder (deployments without a tracking server).
+
+    With ``allow_unsigned`` False the bundle must carry a signature by one of ``public_keys``
+    (:mod:`berth.signing`); the service calls it so, the CLI (scoring one's own exports) does not.
+    """
+    if not allow_unsigned or ((folder / "signature.json").exists() and public_keys):
+        verify_signature(folder, load_public_keys(public_keys))
     bundle = ModelBundle.load(folder)
     version_file = folder / "metadata.json"
     version = json.loads(version_file.read_text(encoding="utf-8")).get("registered_version", "local")
@@ -349,7 +358,13 @@ def load_scorer(settings: Any) -> BundleScorer:
     source = str(getattr(settings, "model_source", "registry") or "registry")
     name = str(getattr(settings, "model_name", "berth-churn") or "berth-churn")
     if source != "registry":
-        return load_scorer_from_folder(Path(source))
+        keys = [
+            Path(p.strip())
+            for p in str(getattr(settings, "bundle_public_keys", "") or "").split(",")
+            if p.strip()
+        ]
+        allow = bool(getattr(settings, "allow_unsigned_bundles", False))
+        return load_scorer_from_folder(Path(source), public_keys=keys, allow_unsigned=allow)
     return load_scorer_from_registry(name, alias=CHAMPION)
 
 

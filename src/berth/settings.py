@@ -34,6 +34,14 @@ class Settings(BaseSettings):
         default="registry", description="'registry' (MLflow alias 'champion') or a bundle folder path."
     )
     model_name: str = Field(default="berth-churn", min_length=1, description="Registered model name.")
+    bundle_public_keys: str = Field(
+        default="",
+        description="Comma-separated PEM files of the Ed25519 public keys whose signatures a bundle "
+        "folder must carry (berth keys create; berth export --sign-key).",
+    )
+    allow_unsigned_bundles: bool = Field(
+        default=False, description="Serve a bundle folder without a valid signature (not recommended)."
+    )
     scorer_factory: str | None = Field(
         default=None,
         description="'module:function' returning a Scorer, instead of the registry (development only).",

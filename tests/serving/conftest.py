@@ -18,6 +18,7 @@ import pytest
 
 from berth.api.requests import request_body
 from berth.config import ModelConfig, TrainConfig
+from berth.signing import create_keypair, sign_bundle
 from berth.simulate import SimulationConfig, simulate_port
 from berth.tables import PortData
 from berth.training import train_churn_model
@@ -64,12 +65,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     trained = train_churn_model(data, config, cutoff=AS_OF)
     bundle = folder / "bundle"
     trained.bundle.save(bundle)
+    private_key, public_key = create_keypair(folder / "keys")
+    sign_bundle(bundle, private_key)  # production serving refuses unsigned bundles
     customers = list(data.shipments["customer_id"].drop_duplicates()[:40])
     bodies = [request_body(data, [cid], AS_OF) for cid in customers]
     bodies = [b for b in bodies if b["customers"]]
 
     database_url = f"sqlite:///{folder / 'berth.db'}"
-    env = {**os.environ, "BERTH_DATABASE_URL": database_url, "BERTH_ENVIRONMENT": "production"}
+    env = {
+        **os.environ,
+        "BERTH_DATABASE_URL": database_url,
+        "BERTH_ENVIRONMENT": "production",
+        "BERTH_BUNDLE_PUBLIC_KEYS": str(public_key),
+    }
     env.pop("BERTH_AUTH_DISABLED", None)
     _berth("db", "upgrade", env=env)
     api_key = _berth("apikey", "create", "--scope", "score", "--scope", "admin", "--name", "tests", env=env)
