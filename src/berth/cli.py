@@ -234,19 +234,13 @@ def score(
     tiers, value (CLV) and the customer taxonomy."""
     from berth.config import load_train_config
     from berth.io import load_port_data, write_table
-    from berth.registry import load_scorer_from_folder, load_scorer_from_registry
 
     as_of_date = _parse_date(as_of, "--as-of")
     assert as_of_date is not None
     if output.suffix.lower() not in {".csv", ".parquet"}:
         raise typer.BadParameter("expected a .csv or .parquet file", param_hint="--output")
     settings = load_train_config(config)
-    if bundle is not None:
-        scorer = load_scorer_from_folder(bundle)
-    else:
-        scorer = load_scorer_from_registry(
-            settings.model_name, alias=None if model_version else "champion", version=model_version
-        )
+    scorer = _load_cli_scorer(settings.model_name, bundle, model_version)
     loaded = load_port_data(data, settings.data)
     _warn_other_source(scorer, loaded.data, data)
     scores = scorer.score_frame(loaded.data, as_of_date, value_horizon_days=value_horizon_days)
@@ -310,7 +304,6 @@ def plan(
     from berth.recommend.campaign import run_campaign
     from berth.recommend.playbook import load_playbook
     from berth.recommend.report import plan_table, render_plan
-    from berth.registry import load_scorer_from_folder, load_scorer_from_registry
 
     as_of_date = _parse_date(as_of, "--as-of")
     assert as_of_date is not None
@@ -342,12 +335,7 @@ def plan(
                 f"{past_actions}: missing column(s) {', '.join(sorted(missing))}", param_hint="--past-actions"
             )
     settings = load_train_config(config)
-    if bundle is not None:
-        scorer = load_scorer_from_folder(bundle)
-    else:
-        scorer = load_scorer_from_registry(
-            settings.model_name, alias=None if model_version else "champion", version=model_version
-        )
+    scorer = _load_cli_scorer(settings.model_name, bundle, model_version)
     loaded = load_port_data(data, settings.data)
     _warn_other_source(scorer, loaded.data, data)
     history = HistoryArrays.from_port_data(loaded.data, known_until=as_of_date)
@@ -431,6 +419,17 @@ def evaluate_actions_command(
             yaml.safe_dump(updated, sort_keys=False, allow_unicode=True), encoding="utf-8"
         )
         console.print(f"wrote {write_playbook} (posterior uplift for actions with enough data)")
+
+
+def _load_cli_scorer(model_name: str, bundle: Path | None, model_version: str | None) -> Any:
+    """An exported bundle folder, a registered version, or the champion."""
+    from berth.registry import load_scorer_from_folder, load_scorer_from_registry
+
+    if bundle is not None:
+        return load_scorer_from_folder(bundle)
+    return load_scorer_from_registry(
+        model_name, alias=None if model_version else "champion", version=model_version
+    )
 
 
 def _warn_other_source(scorer: Any, data: Any, folder: Path) -> None:

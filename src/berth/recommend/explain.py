@@ -75,30 +75,26 @@ def _rhythm(f: Figures) -> tuple[str, dict[str, str]] | None:
     return "driver.rhythm", {"recency": f"{recency:.0f}", "gap": f"{gap:.0f}"}
 
 
-def _volume(f: Figures) -> tuple[str, dict[str, str]] | None:
-    recent, trend = _get(f, "volume_90"), _get(f, "volume_trend_90")
+def _window_change(f: Figures, column: str) -> tuple[str, dict[str, str]] | None:
+    """The last 90 days of ``column`` (volume or revenue) against the 90 days before."""
+    recent, trend = _get(f, f"{column}_90"), _get(f, f"{column}_trend_90")
     if recent is None or trend is None:
         return None
     previous = _before(recent, trend)
     change = (recent - previous) / previous if previous > 0 else float("nan")
-    return "driver.volume", {
+    return f"driver.{column}", {
         "recent": _amount(recent),
         "previous": _amount(previous),
         "change": _signed_pct(change) if math.isfinite(change) else "–",
     }
+
+
+def _volume(f: Figures) -> tuple[str, dict[str, str]] | None:
+    return _window_change(f, "volume")
 
 
 def _revenue(f: Figures) -> tuple[str, dict[str, str]] | None:
-    recent, trend = _get(f, "revenue_90"), _get(f, "revenue_trend_90")
-    if recent is None or trend is None:
-        return None
-    previous = _before(recent, trend)
-    change = (recent - previous) / previous if previous > 0 else float("nan")
-    return "driver.revenue", {
-        "recent": _amount(recent),
-        "previous": _amount(previous),
-        "change": _signed_pct(change) if math.isfinite(change) else "–",
-    }
+    return _window_change(f, "revenue")
 
 
 def _service(f: Figures) -> tuple[str, dict[str, str]] | None:
