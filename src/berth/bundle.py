@@ -548,8 +548,16 @@ class BundleScorer:
     ) -> pd.DataFrame:
         """Batch scores as a DataFrame (``berth score``): one row per (eligible) customer."""
         history = HistoryArrays.from_port_data(data)
-        scored = self.score_history(history, as_of, with_drivers=False, value_horizon_days=value_horizon_days)
+        scored = self.score_history(history, as_of, with_drivers=True, value_horizon_days=value_horizon_days)
         probability = scored.churn_probability
+        n = scored.customer_ids.shape[0]
+        drivers = self.drivers(scored.contributions) if scored.contributions is not None else [()] * n
+        driver_columns: dict[str, list[Any]] = {}
+        for k in range(3):  # the top three driver groups, as the API gives them
+            driver_columns[f"driver_{k + 1}"] = [row[k].name if len(row) > k else None for row in drivers]
+            driver_columns[f"driver_{k + 1}_contribution"] = [
+                row[k].contribution if len(row) > k else None for row in drivers
+            ]
         frame = pd.DataFrame(
             {
                 CUSTOMER_ID: scored.customer_ids.astype(str),
@@ -561,6 +569,7 @@ class BundleScorer:
                 **self.tier_columns(scored, as_json=True),
                 **self.value_columns(scored),
                 **self.taxonomy_columns(scored),
+                **driver_columns,
                 "model_name": self._info.name,
                 "model_version": self._info.version,
             }

@@ -205,7 +205,7 @@ def train(
     console.print(f"\nMLflow run: {registered.run_id} (experiment {registered.experiment_id})")
     console.print(f"Registered: {registered.model_name} version {registered.version}")
     console.print(f"Champion: {registered.reason}")
-    console.print(f"Look at it: mlflow ui --backend-store-uri {tracking_uri()}")
+    console.print(f"Look at it: uv run mlflow ui --backend-store-uri {tracking_uri()}")
 
 
 @app.command()

@@ -89,6 +89,8 @@ class TrainedModel:
     # every predictor's figures at each validation cutoff (berth.churn_selection)
     metrics_by_cutoff: pd.DataFrame | None = field(default=None, repr=False)
     served_predictor: str = "trees"
+    # every candidate's and baseline's validation probabilities, by name (the ROC plot draws them)
+    validation_predictions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def validation_frame(self) -> pd.DataFrame:
         """Validation rows: ``customer_id, cutoff, label`` and the model's ``churn_probability``."""
@@ -297,9 +299,10 @@ def train_churn_model(
     validation_probability = None
     importance: dict[str, float] = {}
     by_cutoff: pd.DataFrame | None = None
+    predictions: dict[str, np.ndarray] = {}
     served = "btyd" if churn_model is None else ("stack" if stack_model is not None else "trees")
     if validation is not None and len(validation):
-        metrics, validation_probability, by_cutoff, selection = _evaluate(
+        metrics, validation_probability, by_cutoff, selection, predictions = _evaluate(
             parts, churn_model, stack_model, spec.feature_names, config
         )
         if selection is not None:
@@ -399,6 +402,7 @@ def train_churn_model(
         seconds={k: round(v, 2) for k, v in seconds.items()},
         metrics_by_cutoff=by_cutoff,
         served_predictor=served,
+        validation_predictions=predictions,
     )
     if artifacts_dir is not None and validation is not None and validation_probability is not None:
         result.plots = _plots(result, artifacts_dir, parts, config)
@@ -471,7 +475,7 @@ def _evaluate(
     stack: ChurnClassifier | None,
     names: tuple[str, ...],
     config: TrainConfig,
-) -> tuple[dict[str, dict[str, float]], np.ndarray, pd.DataFrame, Selection | None]:
+) -> tuple[dict[str, dict[str, float]], np.ndarray, pd.DataFrame, Selection | None, dict[str, np.ndarray]]:
     """Candidates and baselines on the same validation rows, cutoff by cutoff; the served one.
 
     Baselines are fitted on the same training rows as the trees (the calibration rows when the
@@ -520,7 +524,7 @@ def _evaluate(
             metrics[key] = {**churn_metrics(y, predictions[name]), **summary.get(name, {})}
     if "baseline_btyd" not in metrics:
         metrics["baseline_btyd"] = churn_metrics(y, btyd)
-    return metrics, probability, table, selection
+    return metrics, probability, table, selection, predictions
 
 
 def _plots(
@@ -530,10 +534,23 @@ def _plots(
     assert validation is not None
     assert result.validation_probability is not None
     y = validation.churned
-    curves = {
-        "model": result.validation_probability,
-        "BG/NBD": baselines.btyd_probability(validation.values, validation.feature_names),
+    labels = {
+        "stack": "stack",
+        "trees": "calibrated trees",
+        "btyd": "BG/NBD",
+        "recency": "recency (logistic)",
+        "logistic": "logistic, all features",
     }
+    curves = {f"served: {result.served_predictor}": result.validation_probability}
+    curves.update(
+        {
+            labels[name]: p
+            for name, p in result.validation_predictions.items()
+            if name != result.served_predictor
+        }
+    )
+    if len(curves) == 1:
+        curves["BG/NBD"] = baselines.btyd_probability(validation.values, validation.feature_names)
     plots = {
         "roc": plot_roc(y, curves, folder / "roc.png"),
         "calibration": plot_calibration(y, result.validation_probability, folder / "calibration.png"),
