@@ -27,7 +27,7 @@ import pandas as pd
 from berth._logging import get_logger
 from berth.bundle import BundleScorer, ModelBundle
 from berth.config import TrainConfig
-from berth.errors import ModelNotReadyError
+from berth.errors import BundleIntegrityError, ModelNotReadyError
 from berth.evaluation import churn_metrics
 from berth.features import HistoryArrays, day_to_date
 from berth.modeling.tiers import ranked_probability_scores
@@ -345,9 +345,13 @@ def load_scorer_from_folder(
     With ``allow_unsigned`` False the bundle must carry a signature by one of ``public_keys``
     (:mod:`berth.signing`); the service calls it so, the CLI (scoring one's own exports) does not.
     """
+    signed_hash = None
     if not allow_unsigned or ((folder / "signature.json").exists() and public_keys):
         verify_signature(folder, load_public_keys(public_keys))
+        signed_hash = json.loads((folder / "signature.json").read_text(encoding="utf-8"))["content_hash"]
     bundle = ModelBundle.load(folder)
+    if signed_hash is not None and bundle.content_hash != signed_hash:  # swapped between check and load
+        raise BundleIntegrityError(f"{folder}: the bundle changed while it was being loaded")
     version_file = folder / "metadata.json"
     version = json.loads(version_file.read_text(encoding="utf-8")).get("registered_version", "local")
     return BundleScorer(bundle, version=str(version))

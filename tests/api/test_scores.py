@@ -176,7 +176,7 @@ def test_a_full_backlog_answers_503_with_retry_after(
     make_api: MakeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = make_api()
-    monkeypatch.setattr(api.services.writer, "admits", lambda rows, body_bytes: False)
+    monkeypatch.setattr(api.services.writer, "reserve", lambda body_bytes: None)
     response = api.score(batch(1))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
@@ -217,6 +217,57 @@ def test_the_backlog_bound_counts_rows_and_bytes_until_written() -> None:
     finally:
         release.set()
         writer.close()
+
+
+def test_a_request_that_gave_up_waiting_does_not_stop_the_writer() -> None:
+    """A cancelled future (the client went away) is skipped; later entries still complete, and
+    entries queued when the writer closes are failed rather than left waiting."""
+    from datetime import UTC, datetime
+
+    from berth.api.convert import to_outputs
+    from berth.api.prediction_log import (
+        PendingPredictions,
+        PredictionLogUnavailableError,
+        PredictionLogWriter,
+    )
+
+    class Store:
+        def log_predictions(self, rows: Any, on_chunk: Any = None) -> None:
+            time.sleep(0.05)
+
+    decoded = decode_columns(json.dumps(batch(1)).encode())
+    assert decoded is not None
+    scores = to_outputs(decoded.customer_ids, FakeScorer().score(decoded.columns, decoded.as_of))
+
+    def entry() -> PendingPredictions:
+        return PendingPredictions("r", "m", "1", decoded, scores, datetime.now(UTC))
+
+    writer = PredictionLogWriter(Store(), linger_s=0, defer_s=0)  # type: ignore[arg-type]
+    writer.start()
+    try:
+        gone = entry()
+        assert writer.submit(gone)
+        gone.written.cancel()
+        later = entry()
+        assert writer.submit(later)
+        later.written.result(timeout=5)
+        reservation = writer.reserve(1_000)
+        assert reservation is not None
+        assert writer.backlog == (0, 1_000)
+        reservation.release()
+        reservation.release()
+        assert writer.backlog == (0, 0)
+    finally:
+        writer.close()
+    stranded = entry()
+    assert not writer.submit(stranded), "a closed writer refuses work"
+    # an entry still queued when the thread is gone is failed by close()
+    dead = PredictionLogWriter(Store(), linger_s=0, defer_s=0)  # type: ignore[arg-type]
+    queued = entry()
+    assert dead.submit(queued)
+    dead.close()
+    with pytest.raises(PredictionLogUnavailableError):
+        queued.written.result(timeout=1)
 
 
 def test_input_hash_format() -> None:

@@ -91,7 +91,11 @@ def test_cooldowns_drop_recent_repeats_only() -> None:
         }
     )
     past = pd.DataFrame(
-        {"customer_id": ["a", "b"], "action": ["call", "call"], "taken_at": ["2025-05-20", "2025-03-01"]}
+        {
+            "customer_id": ["a", "b"],
+            "action": ["call", "call"],
+            "taken_at": ["2025-05-20T09:00:00Z", "2025-03-01"],
+        }
     )
     kept = apply_cooldowns(candidates, past, {"call": 30, "visit": 90}, pd.Timestamp("2025-06-01"))
     assert list(zip(kept["customer_id"], kept["action"], strict=True)) == [("a", "visit"), ("b", "call")]

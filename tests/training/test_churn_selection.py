@@ -79,6 +79,13 @@ def test_blend_leans_on_the_informative_input_and_round_trips() -> None:
     assert blend is not None
     assert abs(blend.weights[1]) > 5 * abs(blend.weights[0])
     assert Blend.from_dict(blend.to_dict()) == blend
+    # missing inputs take the mean of the rows that have them, when fitted and when served
+    holes = values.copy()
+    holes[::2, 1] = np.nan
+    patchy = fit_blend(margin, holes, y, names)
+    assert patchy is not None
+    expected = np.log(values[1::2, 1] / (1 - values[1::2, 1]))
+    assert patchy.means[1] == pytest.approx(float(expected.mean()), rel=1e-6)
     values[0, 1] = np.nan  # a customer without a BG/NBD figure takes the mean: no effect, no NaN
     design = blend.inputs(margin, values, names)
     assert np.isfinite(blend.log_odds(design)).all()

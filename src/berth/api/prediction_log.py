@@ -128,6 +128,36 @@ class PredictionLogUnavailableError(RuntimeError):
     """The prediction log could not store a request's rows."""
 
 
+def _complete(pending: PendingPredictions, error: str | None) -> None:
+    """Complete an entry's future, unless its request gave up waiting (cancelled) or it already is
+    (the same entry submitted twice)."""
+    future = pending.written
+    try:
+        if not future.set_running_or_notify_cancel():
+            return
+    except RuntimeError:  # already running or finished
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(PredictionLogUnavailableError(error))
+
+
+@dataclass
+class Reservation:
+    """Backlog bytes held for a request between its admission and its submission."""
+
+    writer: PredictionLogWriter
+    body_bytes: int
+    released: bool = False
+
+    def release(self) -> None:
+        """Give the bytes back (once)."""
+        if not self.released:
+            self.released = True
+            self.writer._release(self.body_bytes)
+
+
 class PredictionLogWriter:
     """One daemon thread writing queued predictions in batches."""
 
@@ -180,18 +210,40 @@ class PredictionLogWriter:
                 and self._backlog_bytes + body_bytes <= self._max_bytes
             )
 
+    def reserve(self, body_bytes: int) -> Reservation | None:
+        """Count a request's bytes in the backlog from its admission (None: over the bound).
+
+        Released by the caller once the request's rows are submitted (they count from then) or
+        when it fails before; releasing twice is harmless."""
+        with self._idle:
+            empty = self._backlog_rows == 0 and self._backlog_bytes == 0
+            if not empty and (
+                self._backlog_rows > self._max_rows or self._backlog_bytes + body_bytes > self._max_bytes
+            ):
+                return None
+            self._backlog_bytes += body_bytes
+        return Reservation(self, body_bytes)
+
+    def _release(self, body_bytes: int) -> None:
+        with self._idle:
+            self._backlog_bytes -= body_bytes
+
     def submit(self, pending: PendingPredictions) -> bool:
         """Queue predictions; False when the queue is full or closed (then call :meth:`write_now`).
         ``pending.written`` completes when the rows are committed (or fails when they cannot be)."""
-        if self._closed:
-            return False
         with self._idle:
+            if self._closed:
+                return False
             self._unfinished += 1
             self._backlog_rows += pending.rows
             self._backlog_bytes += pending.body_bytes
-        try:
-            self._queue.put_nowait(pending)
-        except queue.Full:
+            try:
+                self._queue.put_nowait(pending)  # under the lock: never after close()'s stop marker
+            except queue.Full:
+                full = True
+            else:
+                full = False
+        if full:
             self._done([pending])
             return False
         return True
@@ -212,15 +264,27 @@ class PredictionLogWriter:
             return self._idle.wait_for(lambda: self._unfinished == 0, timeout=timeout)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Drain the queue and stop the thread."""
-        self._closed = True
-        if not self._thread.is_alive():
-            return
-        self._queue.put(None)
-        self._wake.set()
-        self._thread.join(timeout)
+        """Drain the queue and stop the thread; entries it could not write are failed, not left waiting."""
+        with self._idle:
+            self._closed = True
         if self._thread.is_alive():
-            log.error("prediction log writer did not stop in time", pending=self._unfinished)
+            self._queue.put(None)
+            self._wake.set()
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("prediction log writer did not stop in time", pending=self._unfinished)
+                return
+        self._fail_queued("the prediction-log writer stopped")
+
+    def _fail_queued(self, reason: str) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._done([item])
+                _complete(item, reason)
 
     def _done(self, batch: Sequence[PendingPredictions]) -> None:
         with self._idle:
@@ -251,15 +315,14 @@ class PredictionLogWriter:
                     break
                 batch.append(item)
                 rows += item.rows
-            error = self._write(batch)
+            try:
+                error = self._write(batch)
+            except Exception as exc:  # never let the thread die with requests waiting on it
+                log.error("prediction log writer failed", error=repr(exc))
+                error = f"the writer failed: {type(exc).__name__}"
             self._done(batch)
             for pending in batch:
-                if pending.written.done():  # the same entry submitted twice (tests do)
-                    continue
-                if error is None:
-                    pending.written.set_result(None)
-                else:
-                    pending.written.set_exception(PredictionLogUnavailableError(error))
+                _complete(pending, error)
 
     def _write(self, batch: list[PendingPredictions]) -> str | None:
         """Write a batch; None when committed, else why not (the rows are counted as dropped)."""

@@ -38,8 +38,11 @@ class Blend:
     means: tuple[float, float, float]
     scales: tuple[float, float, float]
 
-    def inputs(self, margin: np.ndarray, values: np.ndarray, feature_names: tuple[str, ...]) -> np.ndarray:
-        """(rows, 3) design; a missing BG/NBD or recency value takes the fitted mean (no effect)."""
+    def inputs(
+        self, margin: np.ndarray, values: np.ndarray, feature_names: tuple[str, ...], *, fill: bool = True
+    ) -> np.ndarray:
+        """(rows, 3) design; a missing BG/NBD or recency value takes the fitted mean (no effect)
+        unless ``fill`` is False."""
         design = np.column_stack(
             [
                 np.asarray(margin, dtype=np.float64),
@@ -48,7 +51,7 @@ class Blend:
             ]
         )
         missing = ~np.isfinite(design)
-        if missing.any():
+        if fill and missing.any():
             design[missing] = np.broadcast_to(np.asarray(self.means), design.shape)[missing]
         return design
 
@@ -97,10 +100,12 @@ def fit_blend(
     if np.unique(outcome).shape[0] < 2:
         return None
     provisional = Blend(0.0, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
-    design = provisional.inputs(margin, values, feature_names)
-    finite = np.where(np.isfinite(design), design, np.nan)
-    means = np.nan_to_num(np.nanmean(finite, axis=0)) if np.isfinite(finite).any() else np.zeros(3)
-    design = np.where(np.isfinite(design), design, means)
+    design = provisional.inputs(margin, values, feature_names, fill=False)
+    finite = np.isfinite(design)
+    # each input's mean over the rows that have it: what a missing value takes, fitted and served alike
+    counts = finite.sum(axis=0)
+    means = np.where(counts > 0, np.where(finite, design, 0.0).sum(axis=0) / np.maximum(counts, 1), 0.0)
+    design = np.where(finite, design, means)
     scales = design.std(axis=0)
     scales = np.where(scales > 1e-9, scales, 1.0)
     model = LogisticRegression(C=1.0, max_iter=1_000).fit((design - means) / scales, outcome)

@@ -163,7 +163,7 @@ def apply_cooldowns(
     last = (
         past_actions.assign(
             customer_id=past_actions["customer_id"].astype(str),
-            taken_at=pd.to_datetime(past_actions["taken_at"]),
+            taken_at=pd.to_datetime(past_actions["taken_at"], utc=True, format="mixed").dt.tz_localize(None),
         )
         .groupby(["customer_id", "action"])["taken_at"]
         .max()

@@ -18,7 +18,7 @@ from berth.api.convert import DecodedBatch, ModelOutputError, batch_issues, to_o
 from berth.api.deps import ScoringContextDep, Services
 from berth.api.errors import ProblemError, problem_responses
 from berth.api.holder import LoadedModel
-from berth.api.prediction_log import PendingPredictions
+from berth.api.prediction_log import PendingPredictions, Reservation
 from berth.api.schemas import ScoreRequest, ScoreResponse
 from berth.api.threads import helper
 from berth.api.wire import CustomerScoreOut
@@ -76,10 +76,10 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
 
     The body is a ``ScoreRequest``; more than ``max_batch_size`` customers is a 413.
     """
-    services, model = context.services, context.model
-    settings = services.settings
+    services = context.services
     body_bytes = int(request.headers.get("content-length") or 0)
-    if not services.writer.admits(0, body_bytes):
+    reservation = services.writer.reserve(body_bytes)
+    if reservation is None:
         rows, waiting = services.writer.backlog
         raise ProblemError(
             503,
@@ -87,6 +87,17 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
             kind="overloaded",
             headers={"Retry-After": "1"},
         )
+    try:
+        return await _score_and_log(request, context, reservation, body_bytes)
+    finally:
+        reservation.release()
+
+
+async def _score_and_log(
+    request: Request, context: ScoringContextDep, reservation: Reservation, body_bytes: int
+) -> Response:
+    services, model = context.services, context.model
+    settings = services.settings
     large = body_bytes > settings.inline_scoring_max_bytes
     try:
         # the prediction-log writer waits while a large body is read and scored (bounded: defer_s)
@@ -127,6 +138,7 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
             created_at=datetime.now(UTC),
             body_bytes=len(raw),
         ),
+        reservation,
     )
     services.metrics.scores_served.labels(info.version).inc(len(scores))
     payload = wire.ScoreResponse(
@@ -141,15 +153,18 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
     return Response(content=wire.encode_response(payload), media_type="application/json")
 
 
-async def _log_predictions(services: Services, pending: PendingPredictions) -> None:
+async def _log_predictions(services: Services, pending: PendingPredictions, reservation: Reservation) -> None:
     """Queue the rows for the background writer (write them here when its queue is full); in
     durable mode, return only once they are committed, and answer 503 when they cannot be."""
-    durable = services.settings.prediction_log_mode == "durable"
+    settings = services.settings
+    durable = settings.prediction_log_mode == "durable"
     try:
-        if not services.writer.submit(pending):
+        submitted = services.writer.submit(pending)
+        reservation.release()  # the rows and bytes now count as submitted (or are written here)
+        if not submitted:
             await run_in_threadpool(services.writer.write_now, pending)
         elif durable:
-            await asyncio.wrap_future(pending.written)
+            await asyncio.wait_for(asyncio.wrap_future(pending.written), timeout=settings.request_timeout_s)
     except Exception as exc:
         raise ProblemError(
             503,
