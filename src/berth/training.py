@@ -313,10 +313,12 @@ def train_churn_model(
             metrics["partial_churn_model"] = churn_metrics(
                 validation.partial_churned, partial_model.predict_proba(validation.values)
             )
-        if churn_model is not None:
-            # TreeSHAP costs O(trees · leaves · depth²) per row: a fixed-seed sample ranks features as well.
+        explained = stack_model if served == "stack" else churn_model if served == "trees" else None
+        if explained is not None:
+            # the served trees (the stack's refitted ones when it serves); TreeSHAP costs
+            # O(trees · leaves · depth²) per row: a fixed-seed sample ranks features as well.
             rows = np.random.default_rng(config.seed).permutation(len(validation))[:_IMPORTANCE_SAMPLE]
-            shap = churn_model.shap_values(validation.values[np.sort(rows)])[:, :-1]
+            shap = explained.shap_values(validation.values[np.sort(rows)])[:, :-1]
             importance = dict(
                 zip(spec.feature_names, np.abs(shap).mean(axis=0).round(6).tolist(), strict=True)
             )
