@@ -44,15 +44,11 @@ def snapshot_cutoffs(
     horizon_days: int,
     step_days: int,
     min_history_days: int,
-    max_cutoffs: int | None = None,
 ) -> list[int]:
     """Labelled cutoffs, oldest first: the latest is ``last_day − horizon``, then every ``step`` back."""
     latest = last_day - horizon_days
     earliest = first_day + min_history_days
-    cutoffs = list(range(latest, earliest - 1, -step_days))
-    if max_cutoffs is not None:
-        cutoffs = cutoffs[:max_cutoffs]
-    return sorted(cutoffs)
+    return sorted(range(latest, earliest - 1, -step_days))
 
 
 def plan_cutoffs(

@@ -313,15 +313,6 @@ def train_churn_model(
             metrics["partial_churn_model"] = churn_metrics(
                 validation.partial_churned, partial_model.predict_proba(validation.values)
             )
-        explained = stack_model if served == "stack" else churn_model if served == "trees" else None
-        if explained is not None:
-            # the served trees (the stack's refitted ones when it serves); TreeSHAP costs
-            # O(trees · leaves · depth²) per row: a fixed-seed sample ranks features as well.
-            rows = np.random.default_rng(config.seed).permutation(len(validation))[:_IMPORTANCE_SAMPLE]
-            shap = explained.shap_values(validation.values[np.sort(rows)])[:, :-1]
-            importance = dict(
-                zip(spec.feature_names, np.abs(shap).mean(axis=0).round(6).tolist(), strict=True)
-            )
     else:
         notes.append("no labelled validation cutoff: metrics unavailable")
         if churn_model is not None:
@@ -331,6 +322,12 @@ def train_churn_model(
             churn_model = stack_model
         elif served == "btyd":
             churn_model, model_kind = None, "btyd"
+    if churn_model is not None and validation is not None and len(validation):
+        # the served trees (the stack's refitted ones when it serves); TreeSHAP costs
+        # O(trees · leaves · depth²) per row: a fixed-seed sample ranks features as well.
+        rows = np.random.default_rng(config.seed).permutation(len(validation))[:_IMPORTANCE_SAMPLE]
+        shap = churn_model.shap_values(validation.values[np.sort(rows)])[:, :-1]
+        importance = dict(zip(spec.feature_names, np.abs(shap).mean(axis=0).round(6).tolist(), strict=True))
     metrics.update(tiers.metrics)
     seconds["tiers"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -551,8 +548,6 @@ def _plots(
             if name != result.served_predictor
         }
     )
-    if len(curves) == 1:
-        curves["BG/NBD"] = baselines.btyd_probability(validation.values, validation.feature_names)
     plots = {
         "roc": plot_roc(y, curves, folder / "roc.png"),
         "calibration": plot_calibration(y, result.validation_probability, folder / "calibration.png"),

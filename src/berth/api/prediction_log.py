@@ -203,12 +203,15 @@ class PredictionLogWriter:
     def admits(self, rows: int, body_bytes: int) -> bool:
         """Whether a request of this size fits in the backlog bound (an empty backlog admits any)."""
         with self._idle:
-            if self._backlog_rows == 0 and self._backlog_bytes == 0:
-                return True
-            return (
-                self._backlog_rows + rows <= self._max_rows
-                and self._backlog_bytes + body_bytes <= self._max_bytes
-            )
+            return self._fits(rows, body_bytes)
+
+    def _fits(self, rows: int, body_bytes: int) -> bool:  # the caller holds self._idle
+        if self._backlog_rows == 0 and self._backlog_bytes == 0:
+            return True
+        return (
+            self._backlog_rows + rows <= self._max_rows
+            and self._backlog_bytes + body_bytes <= self._max_bytes
+        )
 
     def reserve(self, body_bytes: int) -> Reservation | None:
         """Count a request's bytes in the backlog from its admission (None: over the bound).
@@ -216,10 +219,7 @@ class PredictionLogWriter:
         Released by the caller once the request's rows are submitted (they count from then) or
         when it fails before; releasing twice is harmless."""
         with self._idle:
-            empty = self._backlog_rows == 0 and self._backlog_bytes == 0
-            if not empty and (
-                self._backlog_rows > self._max_rows or self._backlog_bytes + body_bytes > self._max_bytes
-            ):
+            if not self._fits(0, body_bytes):
                 return None
             self._backlog_bytes += body_bytes
         return Reservation(self, body_bytes)

@@ -70,7 +70,7 @@ class ChurnClassifier:
         if self.blend is not None:
             design = self.blend.inputs(self.margin(values), values, self.feature_names)
             return _clip(_sigmoid(self.blend.log_odds(design)))
-        return self.calibrator.transform(self.raw_probability(values))
+        return self.trees_probability(values)
 
     def trees_probability(self, values: np.ndarray) -> np.ndarray:
         """The calibrated trees alone, blend or not."""
