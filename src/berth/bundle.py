@@ -40,6 +40,7 @@ from berth.modeling.btyd import BGNBDParams
 from berth.modeling.churn import ChurnClassifier
 from berth.modeling.direct_value import DirectValueModel
 from berth.modeling.tiers import TierClassifier, TierRule, movement_probabilities, tier_current
+from berth.recommend.explain import explain_driver
 from berth.scoring import ColumnTables, CustomerScore, Driver, ModelInfo
 from berth.tables import CUSTOMER_ID, PortData
 from berth.taxonomy import LABEL_COLUMNS, TaxonomyConfig, TaxonomyReference, classify_customers
@@ -452,11 +453,14 @@ class BundleScorer:
             for row_order, row_values in zip(order.tolist(), picked.tolist(), strict=True)
         ]
 
-    def score(self, tables: ColumnTables, as_of: date) -> list[CustomerScore]:
-        """Score customers given as plain columns (the HTTP API's shape)."""
+    def score(self, tables: ColumnTables, as_of: date, *, lang: str | None = None) -> list[CustomerScore]:
+        """Score customers given as plain columns (the HTTP API's shape); with ``lang``, each driver
+        carries its sentence (:func:`berth.recommend.explain.explain_driver`)."""
         history = HistoryArrays.from_columns(tables)
         scored = self.score_history(history, as_of, with_drivers=True)
         drivers = self.drivers(scored.contributions) if scored.contributions is not None else None
+        if drivers is not None and lang is not None and scored.features is not None:
+            drivers = self._with_sentences(drivers, scored.features, lang)
         tiers = self.tier_columns(scored)
         value = self.value_columns(scored)
         labels = self.taxonomy_columns(scored)
@@ -487,6 +491,22 @@ class BundleScorer:
                 )
             )
         return results
+
+    def _with_sentences(
+        self, drivers: list[tuple[Driver, ...]], features: np.ndarray, lang: str
+    ) -> list[tuple[Driver, ...]]:
+        names = self.bundle.spec.feature_names
+        horizon = self.bundle.spec.horizon_days
+        out = []
+        for row, values in zip(drivers, features.tolist(), strict=True):
+            figures = dict(zip(names, values, strict=True)) if row else {}
+            out.append(
+                tuple(
+                    replace(d, sentence=explain_driver(d.name, figures, lang, horizon_days=horizon))
+                    for d in row
+                )
+            )
+        return out
 
     def tier_columns(self, scored: ScoredHistory, *, as_json: bool = False) -> dict[str, list[Any]]:
         """Per customer: tier_current, tier_expected, tier_probabilities (a mapping, or JSON text

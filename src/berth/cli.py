@@ -10,12 +10,15 @@ import functools
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from berth.errors import BerthError, ConfigError, DataContractError
+
+if TYPE_CHECKING:
+    from berth.store import Store
 
 app = typer.Typer(
     name="berth",
@@ -170,7 +173,7 @@ def train(
     """Train, evaluate against baselines, log to MLflow and register a churn model."""
     from berth.config import load_train_config
     from berth.io import load_port_data
-    from berth.registry import log_and_register, tracking_uri
+    from berth.registry import log_and_register, tracking_uri, training_run
     from berth.training import metrics_table, train_churn_model
 
     settings = load_train_config(config)
@@ -181,7 +184,8 @@ def train(
     console.print(loaded.report.render())
     import tempfile
 
-    with tempfile.TemporaryDirectory() as plots:
+    # the MLflow run spans the training, so the run's duration is the training's
+    with training_run(), tempfile.TemporaryDirectory() as plots:
         trained = train_churn_model(
             loaded.data,
             settings,
@@ -197,8 +201,10 @@ def train(
         f"horizon: {trained.bundle.spec.horizon_days} days"
         f"   training cutoff: {trained.training_cutoff}"
     )
+    shown = set(loaded.report.notes)  # the validation summary above printed the data's notes
     for note in trained.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        if note not in shown:
+            console.print(f"[yellow]note:[/] {note}", highlight=False)
     if trained.metrics:
         console.print("\nValidation metrics (the validation cutoffs pooled; time-based split):")
         console.print(metrics_table(trained.metrics).round(4).to_string())
@@ -233,6 +239,7 @@ def score(
     """Score every eligible customer as of a date with the champion (or a given version): churn,
     tiers, value (CLV) and the customer taxonomy."""
     from berth.config import load_train_config
+    from berth.eligibility import describe_unscored, unscored_reasons
     from berth.io import load_port_data, write_table
 
     as_of_date = _parse_date(as_of, "--as-of")
@@ -251,12 +258,13 @@ def score(
         f"with {scorer.info.name} v{scorer.info.version}; "
         f"wrote {output}"
     )
+    unscored = unscored_reasons(
+        loaded.data, scores["customer_id"], as_of_date, scorer.bundle.spec.lookback_days
+    )
+    for line in describe_unscored(unscored, len(scores)):
+        console.print(line, highlight=False)
     if to_db:
-        from berth.settings import Settings
-        from berth.store import Store
-
-        store = Store(Settings().database_url)
-        store.upgrade()
+        store = _store()
         written = store.write_scores(scores, scorer.info.name, scorer.info.version)
         console.print(f"Stored {written:,} scores in the database.")
 
@@ -292,6 +300,13 @@ def plan(
     ] = None,
     bundle: Annotated[Path | None, typer.Option(help="Use an exported bundle folder instead.")] = None,
     config: Annotated[Path | None, typer.Option(help="Config with a data section (column mapping).")] = None,
+    to_db: Annotated[
+        bool,
+        typer.Option(
+            help="Also store the plan in the database (BERTH_DATABASE_URL): the API's "
+            "GET /v1/customers/{id}/recommendations then answers from it."
+        ),
+    ] = False,
 ) -> None:
     """Plan a retention campaign: the (customer, action) pairs worth most under a budget, with a
     control group; writes the plan (CSV) and a summary page (HTML) for the retention manager."""
@@ -366,6 +381,11 @@ def plan(
         f"{result.objective:,.0f} ({result.method}, optimality gap {result.gap:.2%}); "
         f"wrote {output} and {page}"
     )
+    if to_db:
+        stored = _store().write_plan(campaign.plan, scorer.info.name, scorer.info.version)
+        console.print(
+            f"Stored {stored:,} planned customers of campaign {campaign.campaign_id} in the database."
+        )
 
 
 @app.command("evaluate-actions")
@@ -511,6 +531,54 @@ def run() -> Any:
 
 # -- serving: berth serve | apikey | db ---------------------------------------------------------
 
+
+def _store() -> Store:
+    """The service database of BERTH_DATABASE_URL, migrated."""
+    from berth.settings import Settings
+    from berth.store import Store
+
+    store = Store(Settings().database_url)
+    store.upgrade()
+    return store
+
+
+feedback_app = typer.Typer(help="Actions taken for customers and their outcomes.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("import")
+@_handle_errors
+def feedback_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV exported from the CRM: customer_id, action, taken_at, and optionally outcome, "
+            "outcome_at, notes, request_id, campaign_id (the POST /v1/feedback fields)."
+        ),
+    ],
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Where refused rows go with their reasons (default: FILE.quarantine.csv)."),
+    ] = None,
+) -> None:
+    """Store actions and outcomes from a CRM export, row by row under the same rules as
+    POST /v1/feedback; refused rows are written with their reasons, never dropped silently."""
+    from berth.recommend.feedback import read_feedback
+
+    result = read_feedback(file)
+    stored, repeated = _store().import_feedback(result.accepted)
+    console.print(
+        f"Stored {stored:,} of {result.rows:,} feedback rows from {file}"
+        + (f" ({repeated:,} already stored, skipped)." if repeated else ".")
+    )
+    if len(result.refused):
+        target = quarantine or file.with_name(file.stem + ".quarantine.csv")
+        result.refused.to_csv(target, index=False)
+        console.print(f"Refused {len(result.refused):,} rows; wrote them with their reasons to {target}:")
+        for reason, count in result.reason_counts().items():
+            console.print(f"  {count:,} × {reason}", highlight=False)
+
+
 apikey_app = typer.Typer(help="Create, list and revoke API keys of the scoring API.", no_args_is_help=True)
 db_app = typer.Typer(
     help="The service database (scores, prediction log, feedback, API keys).", no_args_is_help=True
@@ -574,6 +642,7 @@ def serve(
 
     import uvicorn
 
+    from berth.api.server import uvicorn_options
     from berth.store import upgrade
 
     if bundle is not None:
@@ -598,6 +667,7 @@ def serve(
         access_log=access_log,
         server_header=False,
         timeout_graceful_shutdown=30,
+        **uvicorn_options(settings),
     )
 
 

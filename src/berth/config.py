@@ -31,6 +31,34 @@ class ColumnMapping(StrictModel):
         return dict(getattr(self, table))
 
 
+class TableFiles(StrictModel):
+    """Which file of the data folder holds each table: a name or a glob, relative to the folder.
+
+    Unset: ``<table>.csv`` or ``<table>.parquet`` (any case). A glob that matches several files
+    (``transactions_*.csv``) reads them all, in name order, as one table.
+    """
+
+    shipments: str | None = None
+    interactions: str | None = None
+    customers: str | None = None
+
+    @model_validator(mode="after")
+    def _relative(self) -> TableFiles:
+        for table in ("shipments", "interactions", "customers"):
+            pattern = getattr(self, table)
+            if pattern is None:
+                continue
+            path = Path(pattern)
+            if not pattern.strip() or path.is_absolute() or ".." in path.parts:
+                raise ValueError(f"{table}: {pattern!r} must be a file name or glob inside the data folder")
+        return self
+
+    def for_table(self, table: str) -> str | None:
+        """The configured name or glob of one table (None: the default names)."""
+        pattern: str | None = getattr(self, table)
+        return pattern
+
+
 class ValidationConfig(StrictModel):
     """How strict loading is."""
 
@@ -53,6 +81,7 @@ class ValidationConfig(StrictModel):
 class DataConfig(StrictModel):
     """Where the data comes from and how it is validated."""
 
+    tables: TableFiles = Field(default_factory=TableFiles)
     columns: ColumnMapping = Field(default_factory=ColumnMapping)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
 

@@ -226,6 +226,32 @@ def _duplicate(column: str) -> str:
     return f"duplicate {column}"
 
 
+def _relabel(reason: str, labels: Mapping[str, str]) -> str:
+    """``reason`` with each canonical column the user named otherwise shown by both names, e.g.
+    ``volume: negative`` -> ``qty (volume): negative`` when ``qty`` was mapped to ``volume``."""
+    if not labels:
+        return reason
+
+    def label(column: str) -> str:
+        return labels.get(column, column)
+
+    if reason == ORPHAN:
+        return f"orphan {label(t.CUSTOMER_ID)}"
+    if reason == RESOLVED_BEFORE_OPENED:
+        return f"{label('resolved_at')}: before {label(t.TIMESTAMP)}"
+    if reason.startswith("duplicate "):
+        return _duplicate(label(reason.removeprefix("duplicate ")))
+    head, sep, problem = reason.partition(": ")
+    return f"{label(head)}: {problem}" if sep else reason
+
+
+def _column_labels(mapping: Mapping[str, str], present: Sequence[str]) -> dict[str, str]:
+    """Canonical name -> ``theirs (canonical)`` for each mapped column present under another name."""
+    return {
+        ours: f"{theirs} ({ours})" for theirs, ours in mapping.items() if theirs in present and theirs != ours
+    }
+
+
 # --------------------------------------------------------------------------------------- results
 
 
@@ -513,8 +539,10 @@ def _parse_sentiment(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndar
     return _number_from_text(text.where(~words, lowered.map(dict(_SENTIMENT_WORDS))))
 
 
-def _parse_table(frame: pd.DataFrame, spec: TableSpec) -> _Parsed:
-    """Parse the canonical columns present in ``frame`` into canonical dtypes with problem masks."""
+def _parse_table(frame: pd.DataFrame, spec: TableSpec, labels: Mapping[str, str] | None = None) -> _Parsed:
+    """Parse the canonical columns present in ``frame`` into canonical dtypes with problem masks
+    (``labels``: how notes name a column the user calls otherwise)."""
+    labels = labels or {}
     n = len(frame)
     out: dict[str, Any] = {}
     problems: dict[str, np.ndarray] = {}
@@ -532,7 +560,7 @@ def _parse_table(frame: pd.DataFrame, spec: TableSpec) -> _Parsed:
             out[col.name] = text.str.lower() if col.kind is Kind.LABEL else text
             missing = text.isna().to_numpy()
         elif col.kind is Kind.DATE:
-            parsed, bad = _parse_date(values, f"{spec.name}.{col.name}", notes)
+            parsed, bad = _parse_date(values, f"{spec.name}.{labels.get(col.name, col.name)}", notes)
             out[col.name] = parsed
             add(col.name, NOT_A_DATE, bad)
             missing = parsed.isna().to_numpy() & ~bad
@@ -764,11 +792,27 @@ def _require_columns(
                 f" (mapping: {dict(mapping)})" if mapping else f"; map yours under data.columns.{spec.name}"
             )
             raise DataContractError(
-                f"{spec.name}: required column {col.name} is missing; columns found: "
-                f"{', '.join(raw.columns) or 'none'}{hint}",
+                f"{_delimiter_hint(raw, source)}{spec.name}: required column {col.name} is missing; "
+                f"columns found: {', '.join(raw.columns) or 'none'}{hint}",
                 file=source,
                 column=col.name,
             )
+
+
+def _delimiter_hint(raw: pd.DataFrame, source: str | None) -> str:
+    """When the header is one column holding a delimiter: the file is split by another one."""
+    if len(raw.columns) != 1:
+        return ""
+    header = str(raw.columns[0])
+    found = [d for d in (";", "\t", "|", ",") if d in header]
+    if not found:
+        return ""
+    name = Path(source).name if source else "the file"
+    shown = "tab" if found[0] == "\t" else repr(found[0])
+    return (
+        f"{name} looks {shown}-separated but was read as one column ({header!r}); save it "
+        f"comma-separated, or check its quoting. "
+    )
 
 
 def _reason_labels(problems: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -805,8 +849,15 @@ def _quarantine_rows(raw: pd.DataFrame, table: str, bad: np.ndarray, labels: np.
     return pd.concat([head, values], axis=1)
 
 
-def _table_notes(spec: TableSpec, parsed: pd.DataFrame, valid: pd.DataFrame, orphans_kept: int) -> list[str]:
+def _table_notes(
+    spec: TableSpec,
+    parsed: pd.DataFrame,
+    valid: pd.DataFrame,
+    orphans_kept: int,
+    labels: Mapping[str, str] | None = None,
+) -> list[str]:
     """Notes on what degrades: an empty table, optional columns absent or without usable values."""
+    labels = labels or {}
     if len(parsed) == 0:
         return [f"{spec.name} table is empty: {spec.left_out}"]
     if len(valid) == 0:
@@ -818,7 +869,7 @@ def _table_notes(spec: TableSpec, parsed: pd.DataFrame, valid: pd.DataFrame, orp
         if col.name not in parsed.columns:
             notes.append(f"{spec.name}.{col.name} absent: {col.left_out}")
         elif not valid[col.name].notna().any():
-            notes.append(f"{spec.name}.{col.name} has no usable values: {col.left_out}")
+            notes.append(f"{spec.name}.{labels.get(col.name, col.name)} has no usable values: {col.left_out}")
     if spec.name == t.INTERACTIONS:
         notes.extend(_type_notes(valid))
     if orphans_kept:
@@ -858,7 +909,8 @@ def _validate_table(
     if extra:
         notes.append(f"{spec.name}: extra columns ignored: {', '.join(extra)}")
 
-    parsed = _parse_table(canonical, spec)
+    named = _column_labels(mapping, list(raw.columns))
+    parsed = _parse_table(canonical, spec, named)
     notes.extend(parsed.notes)
     quarantine_orphans = config.validation.orphan_policy == "quarantine"
     rules = _rules(spec, parsed.frame, limit, customer_ids if quarantine_orphans else None)
@@ -867,7 +919,7 @@ def _validate_table(
     else:
         _check_with_pandera(spec, parsed.frame, ())  # columns and canonical dtypes only
         checked = _check_with_masks(parsed.frame, rules)
-    problems = {**parsed.problems, **checked}
+    problems = {_relabel(reason, named): mask for reason, mask in {**parsed.problems, **checked}.items()}
 
     n = len(raw)
     bad, labels = _reason_labels(problems, n)
@@ -888,7 +940,7 @@ def _validate_table(
         absent_columns=tuple(name for name in spec.names if name not in parsed.frame.columns),
         extra_columns=extra,
     )
-    notes.extend(_table_notes(spec, parsed.frame, valid, orphans_kept))
+    notes.extend(_table_notes(spec, parsed.frame, valid, orphans_kept, named))
     return _TableOutcome(
         data=valid,
         report=report,
@@ -948,6 +1000,8 @@ def _reason_column(reason: str) -> str | None:
         return reason.removeprefix("duplicate ")
     if reason == ORPHAN:
         return t.CUSTOMER_ID
+    if reason.startswith("orphan "):
+        return reason.removeprefix("orphan ")
     head, sep, _ = reason.partition(":")
     return head if sep else None
 
@@ -959,13 +1013,15 @@ def validate_tables(
     reference_date: date | None = None,
     sources: Mapping[str, str] | None = None,
     engine: Engine = DEFAULT_ENGINE,
+    read_notes: Sequence[str] = (),
 ) -> ValidationResult:
     """Validate raw tables against the contract: canonical data, a report and the quarantined rows.
 
     ``raw`` maps table names to frames (None or absent: the table is absent); ``sources`` maps
-    them to file names for messages. Raises :class:`~berth.errors.DataContractError` when a
-    required table or column is missing, and :class:`TooManyBadRowsError` (carrying the result)
-    when a table's quarantined share exceeds ``max_bad_share`` or no valid shipment is left.
+    them to file names for messages; ``read_notes`` (how the files were read) lead the notes.
+    Raises :class:`~berth.errors.DataContractError` when a required table or column is missing,
+    and :class:`TooManyBadRowsError` (carrying the result) when a table's quarantined share
+    exceeds ``max_bad_share`` or no valid shipment is left.
     Inputs are never modified.
     """
     sources = dict(sources or {})
@@ -1005,7 +1061,7 @@ def validate_tables(
     reports: dict[str, TableReport] = {
         name: outcomes[name].report for name in t.TABLE_NAMES if name in outcomes
     }
-    notes = tuple(
+    notes = tuple(read_notes) + tuple(
         note
         for name in t.TABLE_NAMES
         for note in (

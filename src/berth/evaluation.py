@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 
 import matplotlib
@@ -111,6 +113,44 @@ def plot_importance(names: list[str], importance: list[float], path: Path, top: 
     fig, ax = plt.subplots(figsize=(6, max(3, 0.3 * len(order))))
     ax.barh([names[i] for i in order], [importance[i] for i in order])
     ax.set(xlabel="Mean |SHAP| (log-odds)", title="Feature importance")
+    return _save(fig, path)
+
+
+_SLICE_COLOURS = {
+    "train": "tab:blue",
+    "calibration": "tab:orange",
+    "validation": "tab:green",
+    "dropped": "grey",
+}
+
+
+def plot_time_split(
+    slices: Mapping[str, Sequence[date]],
+    horizon_days: int,
+    data_start: date,
+    training_cutoff: date,
+    path: Path,
+) -> Path:
+    """The time split on a time axis: each slice's cutoffs (dots) and label windows (bars of
+    ``horizon_days`` after each cutoff), over the data's span up to the training cutoff."""
+    names = [name for name in _SLICE_COLOURS if slices.get(name)]
+    start, cutoff = np.datetime64(data_start, "D"), np.datetime64(training_cutoff, "D")
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.6 * max(len(names), 1)))
+    ax.axvspan(start, cutoff, color="0.93", zorder=0)  # type: ignore[arg-type]
+    for row, name in enumerate(reversed(names)):
+        cutoffs = np.sort(np.array(slices[name], dtype="datetime64[D]"))
+        rows = np.full(cutoffs.shape[0], row)
+        colour = _SLICE_COLOURS[name]
+        ax.hlines(rows, cutoffs, cutoffs + np.timedelta64(horizon_days, "D"), colors=colour, alpha=0.35, lw=5)
+        ax.plot(cutoffs, rows, "o", color=colour, markersize=4)
+    ax.axvline(cutoff, color="black", linestyle="--", lw=1)  # type: ignore[arg-type]
+    ax.set_yticks(range(len(names)), [f"{n} ({len(slices[n])})" for n in reversed(names)])
+    ax.set_ylim(-0.7, max(len(names), 1) - 0.3)
+    ax.set(
+        xlabel="dots: cutoffs; bars: their label windows; shaded: data used; dashed: training cutoff",
+        title=f"Time split: cutoffs by slice, {horizon_days}-day label windows",
+    )
+    fig.autofmt_xdate()
     return _save(fig, path)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "catalogue",
     "extract_labels",
     "label",
+    "negotiate_language",
     "normalise_language",
     "translate",
 ]
@@ -90,6 +91,31 @@ def normalise_language(lang: str) -> str:
             "(zh is Simplified Chinese)"
         )
     return key
+
+
+def negotiate_language(accept_language: str | None, default: str = "en") -> str:
+    """The supported language an ``Accept-Language`` header prefers (RFC 9110 quality values:
+    ``"zh-CN,zh;q=0.9,en;q=0.8"`` → zh); ``default`` when it names none of them."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, position, tag.strip()))
+    for _, _, tag in sorted(ranked):
+        for candidate in (tag, tag.split("-")[0]):
+            try:
+                return normalise_language(candidate)
+            except ValueError:
+                continue
+    return default
 
 
 @lru_cache(maxsize=len(SUPPORTED_LANGUAGES))

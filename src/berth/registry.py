@@ -10,13 +10,14 @@ those rows, beyond two paired standard errors) where both bundles use the same t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ log = get_logger(__name__)
 
 CHAMPION = "champion"
 EXPERIMENT = "berth-churn"
+# MLflow 3's UI opens an experiment on the page of its kind: GenAI traces unless told otherwise
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 _PYFUNC_CODE = Path(__file__).with_name("mlflow_model.py")
 
 
@@ -53,6 +57,29 @@ def _mlflow() -> Any:
 
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow
+
+
+def _use_experiment(mlflow: Any) -> str:
+    """Make Berth's experiment the active one, of the kind whose UI opens on training runs."""
+    experiment = mlflow.set_experiment(EXPERIMENT)
+    if (experiment.tags or {}).get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        mlflow.MlflowClient().set_experiment_tag(
+            experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+        )
+    return str(experiment.experiment_id)
+
+
+@contextlib.contextmanager
+def training_run() -> Iterator[str]:
+    """An MLflow run around a whole training, so its duration is the training's; yields its id.
+
+    :func:`log_and_register` called inside logs into it. A training that raises leaves the run
+    marked FAILED.
+    """
+    mlflow = _mlflow()
+    _use_experiment(mlflow)
+    with mlflow.start_run() as run:
+        yield str(run.info.run_id)
 
 
 def data_fingerprint(data: PortData) -> str:
@@ -142,7 +169,8 @@ def log_and_register(
 ) -> RegisteredRun:
     """Log the run (params, metrics, plots, bundle), register a version, decide the champion.
 
-    ``history`` defaults to the arrays the run was trained on (``trained.history``).
+    ``history`` defaults to the arrays the run was trained on (``trained.history``). Inside
+    :func:`training_run` it logs into that run; otherwise it starts (and ends) one of its own.
     """
     history = history if history is not None else trained.history
     if history is None:
@@ -152,12 +180,15 @@ def log_and_register(
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    mlflow.set_experiment(EXPERIMENT)
+    active = mlflow.active_run()
+    if active is None:
+        _use_experiment(mlflow)
     name = config.model_name
     params = _flatten("", config.model_dump(mode="json"), {})
     params["horizon_days"] = trained.bundle.spec.horizon_days
     shipments = data.shipments[SHIPMENT_DATE]
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+    run_context = contextlib.nullcontext(active) if active is not None else mlflow.start_run()
+    with tempfile.TemporaryDirectory() as tmp, run_context as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.set_tags(
             {

@@ -45,6 +45,7 @@ class Driver:
     contribution: float
     label_en: str = ""
     label_zh: str = ""
+    sentence: str | None = None  # the customer's own figures in words (when a language was asked)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Scorer(Protocol):
         """Name, version and validation metrics of the model."""
         ...
 
-    def score(self, tables: ColumnTables, as_of: date) -> list[CustomerScore]:
-        """Score every customer found in ``tables['shipments']`` as of ``as_of``."""
+    def score(self, tables: ColumnTables, as_of: date, *, lang: str | None = None) -> list[CustomerScore]:
+        """Score every customer found in ``tables['shipments']`` as of ``as_of``; with ``lang``
+        (en or zh), each driver carries a sentence citing the customer's figures."""
         ...

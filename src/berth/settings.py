@@ -7,6 +7,7 @@ ignored, so a production deployment can never run unauthenticated or import a te
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
@@ -56,6 +57,29 @@ class Settings(BaseSettings):
         ge=1024,
         le=2**31 - 1,  # the columnar decoder's text offsets are int32
         description="Largest request body.",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers): above it the server answers "
+        "431 and closes the connection before the application (and the API-key check) runs.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Time allowed to receive a request's whole body, from the request's start: a "
+        "stalled body (Content-Length above what is sent) is answered 408 and the connection closed.",
+    )
+    keep_alive_timeout_s: int = Field(
+        default=5,
+        ge=1,
+        description="An idle connection is closed after this many seconds, and a request's head must "
+        "arrive within it (else 408).",
+    )
+    playbook_path: Path = Field(
+        default=Path("configs/playbook.yaml"),
+        description="Retention playbook whose recommendations scores carry (docs/recommendations.md). "
+        "An invalid file stops the start-up; a missing one serves scores without recommendations.",
     )
     request_timeout_s: float = Field(default=30.0, gt=0.0, description="Time limit of one scoring call.")
     inline_scoring_max_bytes: int = Field(

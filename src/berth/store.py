@@ -20,6 +20,7 @@ import math
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -39,7 +40,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -64,6 +67,7 @@ __all__ = [
     "API_SCOPES",
     "ApiKeyRecord",
     "FeedbackRecord",
+    "PlannedActionRecord",
     "PredictionLogEntry",
     "ScoreRecord",
     "Store",
@@ -143,6 +147,7 @@ class ScoreRow(Base):
     expected_revenue: Mapped[float | None] = mapped_column(Float, nullable=True)
     clv: Mapped[float | None] = mapped_column(Float, nullable=True)
     tier_probabilities: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON object
+    drivers: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [{name, contribution}]
 
 
 class PredictionLogRow(Base):
@@ -157,6 +162,8 @@ class PredictionLogRow(Base):
     input_hash: Mapped[str] = mapped_column(String(64))
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    bundle_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class FeedbackRow(Base):
@@ -172,6 +179,34 @@ class FeedbackRow(Base):
     outcome_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    campaign_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class PlannedActionRow(Base):
+    """One (customer, action) pair of a stored campaign plan, treatment or control."""
+
+    __tablename__ = "planned_actions"
+    __table_args__ = (
+        Index("ix_planned_actions_customer_latest", "customer_id", "as_of", "created_at"),
+        UniqueConstraint("campaign_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[date] = mapped_column(Date)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    group: Mapped[str] = mapped_column(String(16))
+    churn_probability: Mapped[float] = mapped_column(Float)
+    value_at_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
+    uplift: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float)
+    expected_saved_value: Mapped[float] = mapped_column(Float)
+    expected_net_value: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -204,6 +239,7 @@ class ScoreRecord:
     model_version: str
     scored_at: datetime
     loyalty: Mapping[str, Any] = field(default_factory=dict)  # LOYALTY_* fields, tier_probabilities
+    drivers: tuple[tuple[str, float], ...] = ()  # (group, contribution), strongest first
 
 
 @dataclass(frozen=True)
@@ -215,6 +251,29 @@ class PredictionLogEntry:
     model_version: str
     input_hash: str
     outputs: Mapping[str, Any]
+    created_at: datetime
+    bundle_hash: str | None = None  # the served bundle's content hash (verified at load)
+    client_request_id: str | None = None  # the caller's X-Request-ID, a correlation id (not unique)
+
+
+@dataclass(frozen=True)
+class PlannedActionRecord:
+    """One customer's row of a stored campaign plan."""
+
+    campaign_id: str
+    as_of: date
+    customer_id: str
+    action: str
+    group: str  # treatment | control
+    churn_probability: float
+    value_at_risk: float | None
+    uplift: float
+    cost: float
+    expected_saved_value: float
+    expected_net_value: float
+    reason: str | None
+    model_name: str
+    model_version: str
     created_at: datetime
 
 
@@ -231,6 +290,7 @@ class FeedbackRecord:
     notes: str | None
     request_id: str | None
     created_at: datetime
+    campaign_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -387,6 +447,45 @@ def _loyalty_columns(frame: pd.DataFrame) -> dict[str, tuple[list[Any], Callable
     return {name: (list(frame[name]), check) for names, check in kinds for name in names if name in frame}
 
 
+_PLAN_COLUMNS: Final = (
+    "campaign_id",
+    "as_of",
+    "customer_id",
+    "action",
+    "group",
+    "churn_probability",
+    "value_at_risk",
+    "uplift",
+    "cost",
+    "expected_saved_value",
+    "expected_net_value",
+)
+
+
+_FEEDBACK_DEFAULTS: Final = dict.fromkeys(("outcome", "outcome_at", "notes", "request_id", "campaign_id"))
+
+
+def _driver_json(frame: pd.DataFrame) -> list[str | None]:
+    """Per row, the top drivers (``driver_k`` / ``driver_k_contribution`` columns) as JSON text."""
+    ks = [k for k in range(1, 11) if f"driver_{k}" in frame and f"driver_{k}_contribution" in frame]
+    if not ks:
+        return [None] * len(frame)
+    names = [list(frame[f"driver_{k}"]) for k in ks]
+    values = [list(frame[f"driver_{k}_contribution"]) for k in ks]
+    out: list[str | None] = []
+    for i in range(len(frame)):
+        row = [
+            {"name": str(name[i]), "contribution": float(value[i])}
+            for name, value in zip(names, values, strict=True)
+            if isinstance(name[i], str)
+            and name[i]
+            and value[i] is not None
+            and math.isfinite(float(value[i]))
+        ]
+        out.append(json.dumps(row))
+    return out
+
+
 class Store:
     """Reads and writes the service tables; thread-safe (one engine, pooled connections)."""
 
@@ -431,6 +530,7 @@ class Store:
             list(frame["partial_churn_probability"]) if "partial_churn_probability" in frame else [None] * n
         )
         loyalty = _loyalty_columns(frame)
+        drivers = _driver_json(frame)
         rows: list[dict[str, Any]] = []
         for i, (customer_id, churn, band) in enumerate(
             zip(frame["customer_id"], frame["churn_probability"], frame["risk_band"], strict=True)
@@ -453,6 +553,7 @@ class Store:
                     "model_version": model_version,
                     "scored_at": scored_at[i],
                     **{name: convert(values[i], name, i) for name, (values, convert) in loyalty.items()},
+                    "drivers": drivers[i],
                 }
             )
         with self.engine.begin() as connection:
@@ -473,6 +574,7 @@ class Store:
                 ScoreRow.model_version,
                 ScoreRow.scored_at,
                 *_LOYALTY_COLUMNS,
+                ScoreRow.drivers,
             )
             .where(ScoreRow.customer_id == customer_id)
             .order_by(ScoreRow.as_of.desc(), ScoreRow.scored_at.desc(), ScoreRow.id.desc())
@@ -482,11 +584,12 @@ class Store:
             row = connection.execute(query).first()
         if row is None:
             return None
-        base, extra = row[:8], row[8:]
+        base, extra, drivers = row[:8], row[8:-1], row[-1]
         loyalty = {c.key: v for c, v in zip(_LOYALTY_COLUMNS, extra, strict=True) if v is not None}
         if "tier_probabilities" in loyalty:
             loyalty["tier_probabilities"] = json.loads(loyalty["tier_probabilities"])
-        return replace(ScoreRecord(*base), loyalty=loyalty)
+        stored = tuple((str(d["name"]), float(d["contribution"])) for d in json.loads(drivers or "[]"))
+        return replace(ScoreRecord(*base), loyalty=loyalty, drivers=stored)
 
     # -- prediction log -------------------------------------------------------------------------
 
@@ -504,6 +607,8 @@ class Store:
                 "input_hash": row.input_hash,
                 "outputs": dict(row.outputs),
                 "created_at": row.created_at,
+                "bundle_hash": row.bundle_hash,
+                "client_request_id": row.client_request_id,
             }
             for row in rows
         ]
@@ -531,6 +636,8 @@ class Store:
                 PredictionLogRow.input_hash,
                 PredictionLogRow.outputs,
                 PredictionLogRow.created_at,
+                PredictionLogRow.bundle_hash,
+                PredictionLogRow.client_request_id,
             )
             .where(PredictionLogRow.request_id == request_id)
             .order_by(PredictionLogRow.id)
@@ -550,9 +657,13 @@ class Store:
         outcome_at: datetime | None = None,
         notes: str | None = None,
         request_id: str | None = None,
+        campaign_id: str | None = None,
     ) -> int:
-        """Record an action taken for a customer (and its outcome if already known); return its id."""
+        """Record an action taken for a customer (and its outcome if already known); return its id.
+
+        ``campaign_id`` links it to the stored plan whose recommendation it answers."""
         values = {
+            "campaign_id": campaign_id,
             "customer_id": customer_id,
             "action": action,
             "taken_at": taken_at,
@@ -564,6 +675,30 @@ class Store:
         }
         with self.engine.begin() as connection:
             return int(connection.execute(insert(FeedbackRow).returning(FeedbackRow.id), values).scalar_one())
+
+    def import_feedback(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        """Store feedback rows (:meth:`add_feedback`'s arguments) in one transaction, skipping any
+        whose (customer_id, action, taken_at) is stored already; return (stored, skipped)."""
+        customers = sorted({str(r["customer_id"]) for r in rows})
+        key_columns = (FeedbackRow.customer_id, FeedbackRow.action, FeedbackRow.taken_at)
+        now = _now()
+        with self.engine.begin() as connection:
+            seen = {
+                (c, a, _as_utc(t))
+                for start in range(0, len(customers), 500)
+                for c, a, t in connection.execute(
+                    select(*key_columns).where(FeedbackRow.customer_id.in_(customers[start : start + 500]))
+                )
+            }
+            fresh = []
+            for row in rows:
+                key = (str(row["customer_id"]), str(row["action"]), _as_utc(row["taken_at"]))
+                if key not in seen:
+                    seen.add(key)
+                    fresh.append({**_FEEDBACK_DEFAULTS, **row, "created_at": now})
+            for start in range(0, len(fresh), _WRITE_CHUNK):
+                connection.execute(insert(FeedbackRow), fresh[start : start + _WRITE_CHUNK])
+        return len(fresh), len(rows) - len(fresh)
 
     def record_outcome(self, feedback_id: int, outcome: str, outcome_at: datetime) -> bool:
         """Set the outcome of an existing feedback entry; False when there is no such entry."""
@@ -587,10 +722,60 @@ class Store:
             FeedbackRow.notes,
             FeedbackRow.request_id,
             FeedbackRow.created_at,
+            FeedbackRow.campaign_id,
         ]
         with self.engine.connect() as connection:
             row = connection.execute(select(*columns).where(FeedbackRow.id == feedback_id)).first()
         return None if row is None else FeedbackRecord(**row._asdict())
+
+    # -- campaign plans -------------------------------------------------------------------------
+
+    def write_plan(self, plan: pd.DataFrame, model_name: str, model_version: str) -> int:
+        """Store a campaign plan (``berth plan``'s rows); a campaign stored again replaces its rows."""
+        missing = [c for c in _PLAN_COLUMNS if c not in plan]
+        if missing:
+            raise DataContractError(f"plan frame lacks columns {missing}")
+        if plan.empty:
+            return 0
+        if plan["customer_id"].duplicated().any():
+            raise DataContractError("a plan holds each customer once")
+        now = _now()
+        rows = [
+            {
+                **{c: row[c] for c in _PLAN_COLUMNS},
+                "customer_id": str(row["customer_id"]),
+                "as_of": pd.Timestamp(row["as_of"]).date(),
+                "value_at_risk": _amount_or_none(row["value_at_risk"], "value_at_risk", i),
+                "reason": None
+                if pd.isna(row.get("lead_driver_sentence"))
+                else row.get("lead_driver_sentence"),
+                "model_name": model_name,
+                "model_version": model_version,
+                "created_at": now,
+            }
+            for i, row in enumerate(plan.to_dict("records"))
+        ]
+        campaigns = sorted({str(r["campaign_id"]) for r in rows})
+        with self.engine.begin() as connection:
+            connection.execute(delete(PlannedActionRow).where(PlannedActionRow.campaign_id.in_(campaigns)))
+            for start in range(0, len(rows), _WRITE_CHUNK):
+                connection.execute(insert(PlannedActionRow), rows[start : start + _WRITE_CHUNK])
+        return len(rows)
+
+    def latest_planned_action(self, customer_id: str) -> PlannedActionRecord | None:
+        """The customer's row of the latest stored plan that includes it (by as_of, then storing time)."""
+        columns = [getattr(PlannedActionRow, f.name) for f in dataclass_fields(PlannedActionRecord)]
+        query = (
+            select(*columns)
+            .where(PlannedActionRow.customer_id == customer_id)
+            .order_by(
+                PlannedActionRow.as_of.desc(), PlannedActionRow.created_at.desc(), PlannedActionRow.id.desc()
+            )
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else PlannedActionRecord(**row._asdict())
 
     # -- API keys -------------------------------------------------------------------------------
 

@@ -32,7 +32,14 @@ from berth.customer_value import (
 )
 from berth.cutoff_plan import CutoffPlan, plan_cutoffs
 from berth.errors import InsufficientHistoryError
-from berth.evaluation import churn_metrics, plot_calibration, plot_gains, plot_importance, plot_roc
+from berth.evaluation import (
+    churn_metrics,
+    plot_calibration,
+    plot_gains,
+    plot_importance,
+    plot_roc,
+    plot_time_split,
+)
 from berth.features import (
     FeatureSpec,
     HistoryArrays,
@@ -252,10 +259,9 @@ def train_churn_model(
         if blend is not None:
             # The stack's trees are the same recipe refitted on train + calibration (same rounds):
             # they reach a horizon closer to the scoring date, and validation still lies after both.
-            both = parts["train_and_calibration"]
             refitted = refit_trees(
-                both.values,
-                both.churned,
+                parts["train_and_calibration"].values,
+                parts["train_and_calibration"].churned,
                 spec.feature_names,
                 num_boost_round=churn_model.booster.num_boosted_rounds(),
                 params=config.model.params,
@@ -271,6 +277,7 @@ def train_churn_model(
                 spec.feature_names,
                 **fit_args,  # type: ignore[arg-type]
             )
+        del train, cal  # views of the snapshot matrix: parts holds them while the tiers need them
         model_kind = "xgboost"
     else:
         notes.append(f"fell back to BG/NBD: {reason}")
@@ -330,6 +337,11 @@ def train_churn_model(
         importance = dict(zip(spec.feature_names, np.abs(shap).mean(axis=0).round(6).tolist(), strict=True))
     metrics.update(tiers.metrics)
     seconds["tiers"] = time.perf_counter() - started
+    # Every model that reads the training rows is fitted: the snapshot matrix (their views) goes
+    # before the value holdout's passes over the history, the run's peak memory at 100k customers.
+    for name in ("train", "calibration", "train_and_calibration"):
+        parts.pop(name, None)
+    release_freed_memory()
     started = time.perf_counter()
     value_model, holdout, value_notes = _train_value(history, spec, end_day, config)
     if holdout is not None:
@@ -403,8 +415,20 @@ def train_churn_model(
         served_predictor=served,
         validation_predictions=predictions,
     )
-    if artifacts_dir is not None and validation is not None and validation_probability is not None:
-        result.plots = _plots(result, artifacts_dir, parts, config)
+    if artifacts_dir is not None:
+        # the split first: with too short a history it is the one plot there is, and the one that says why
+        result.plots["time_split"] = plot_time_split(
+            {
+                k: [day_to_date(c) for c in getattr(split, k)]
+                for k in ("train", "calibration", "validation", "dropped")
+            },
+            horizon,
+            day_to_date(first_day),
+            cutoff,
+            artifacts_dir / "time_split.png",
+        )
+        if validation is not None and validation_probability is not None:
+            result.plots.update(_plots(result, artifacts_dir, parts, config))
     return result
 
 

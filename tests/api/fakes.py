@@ -70,7 +70,7 @@ class FakeScorer:
             extra={"features": 42},
         )
 
-    def score(self, tables: ColumnTables, as_of: date) -> list[CustomerScore]:
+    def score(self, tables: ColumnTables, as_of: date, *, lang: str | None = None) -> list[CustomerScore]:
         """Score every customer in the shipments table."""
         with self._lock:
             self.calls += 1
@@ -99,9 +99,12 @@ class FakeScorer:
                     partial_churn_probability=round(p / 2, 6),
                     drivers=(
                         Driver(
-                            "recency", round(recency / 100, 4), "Days since last shipment", "距上次发货天数"
+                            "rhythm",
+                            round(recency / 100, 4),
+                            "Shipping rhythm and recency",
+                            "发货节奏与最近一次发货",
                         ),
-                        Driver("frequency", -0.1 * counts[cid], "Shipment count", "发货次数"),
+                        Driver("volume", -0.1 * counts[cid], "Volume and its trend", "货量及其趋势"),
                     ),
                     tier_current="gold" if counts[cid] > 1 else "bronze",
                     tier_expected="silver" if p > 0.5 else "gold",

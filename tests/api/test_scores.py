@@ -43,8 +43,8 @@ def test_scores_one_customer(api: Api) -> None:
     assert score["risk_band"] in {"low", "medium", "high", "critical"}
     assert score["partial_churn_probability"] == pytest.approx(score["churn_probability"] / 2, abs=1e-6)
     assert score["eligible"] is True
-    assert {d["name"] for d in score["drivers"]} == {"recency", "frequency"}
-    assert score["drivers"][0]["label_zh"] == "距上次发货天数"
+    assert {d["name"] for d in score["drivers"]} == {"rhythm", "volume"}
+    assert score["drivers"][0]["label_zh"] == "发货节奏与最近一次发货"
     # the loyalty, value and taxonomy half travels with every score
     assert score["tier_current"] == "gold"
     assert score["tier_probabilities"]["silver"] == 0.25
@@ -64,7 +64,7 @@ def test_scorer_receives_canonical_column_tables(make_api: MakeApi) -> None:
     seen: dict[str, Any] = {}
 
     class Spy(FakeScorer):
-        def score(self, tables: Any, as_of: Any) -> list[CustomerScore]:
+        def score(self, tables: Any, as_of: Any, **_: Any) -> list[CustomerScore]:
             seen.update(tables=copy.deepcopy(tables), as_of=as_of)
             return super().score(tables, as_of)
 
@@ -547,7 +547,7 @@ def test_non_finite_driver_is_dropped(make_api: MakeApi) -> None:
 
     api = make_api(scorer=FakeScorer(transform=nan_driver))
     [score] = api.score().json()["scores"]
-    assert [d["name"] for d in score["drivers"]] == ["recency"]
+    assert [d["name"] for d in score["drivers"]] == ["rhythm"]
 
 
 def test_column_tables_hold_every_contract_column_row_by_row() -> None:
@@ -675,7 +675,7 @@ def test_a_large_batch_is_scored_in_two_halves_in_request_order(
     seen: list[list[str]] = []
 
     class Spy(FakeScorer):
-        def score(self, tables: Any, as_of: Any) -> list[CustomerScore]:
+        def score(self, tables: Any, as_of: Any, **_: Any) -> list[CustomerScore]:
             seen.append(list(tables["customers"]["customer_id"]))
             return super().score(tables, as_of)
 
@@ -696,4 +696,7 @@ def test_openapi_response_example_is_a_valid_response(api: Api) -> None:
     [example] = schema["examples"]
     parsed = ScoreResponse.model_validate(example)
     assert parsed.scores[0].tier_probabilities is not None
-    assert set(example["scores"][0]) == set(type(parsed.scores[0]).model_fields)
+    assert parsed.scores[0].recommendations
+    assert parsed.scores[0].drivers[0].sentence
+    # every field is shown, but the note that only a customer without a paying action has
+    assert set(type(parsed.scores[0]).model_fields) - set(example["scores"][0]) == {"recommendation_note"}

@@ -38,7 +38,10 @@ BOOLS = ([True, False, None], [0, 1, "true", "yes"])
 LABELS = (["a", "CNSHA-NLRTM", None], ["x" * 128, "x" * 129, "", "é" * 128, "é" * 129, 5, " "])
 CUSTOMER_IDS = (["C-1", "C-2"], ["", "a\nb", "C-1\n", "x" * 128, "x" * 129, 5, "Ü-1", "a\x7fb", None])
 TYPES = (["complaint", "survey", "call", "meeting"], ["loyalty_redemption", "Complaint", "other", 1, None])
-SENTIMENTS = ([0.5, -1.0, "positive", None], ["neutral", "Positive", "great", True, 1e400, "0.5"])
+SENTIMENTS = (
+    [0.5, -1.0, "positive", None],
+    ["neutral", "Positive", "great", True, 1e400, "0.5", 1.5, -1.01, 1],
+)
 
 
 def _field(pools: tuple[list[Any], list[Any]], *, optional: bool = True) -> st.SearchStrategy[Any]:
@@ -264,9 +267,7 @@ def test_the_response_struct_serialises_as_the_pydantic_schema(
     """Same keys in the same order and the same values as ``schemas.ScoreResponse``'s JSON."""
     from datetime import date
 
-    driver = wire.DriverOut(
-        name="volume_trend", contribution=contribution, label_en=label, label_zh="货量趋势"
-    )
+    driver = wire.DriverOut(name="volume", contribution=contribution, label_en=label, label_zh="货量趋势")
     score = wire.CustomerScoreOut(
         customer_id="C-1",
         churn_probability=probability,

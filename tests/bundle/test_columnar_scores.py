@@ -62,14 +62,14 @@ def test_a_large_batch_scored_in_two_halves_scores_as_one(
     calls: list[int] = []
     score = scorer.score
 
-    def spy(columns: Any, day: Any) -> Any:
+    def spy(columns: Any, day: Any, *, lang: str | None = None) -> Any:
         calls.append(len(columns["customers"]["customer_id"]))
-        return score(columns, day)
+        return score(columns, day, lang=lang)
 
     monkeypatch.setattr(scorer, "score", spy)
-    halves = scores._scores(scorer, batch)
+    halves = scores._scores(scorer, batch, "zh")
     assert sorted(calls) == [150, 150]
-    assert halves == score(batch.columns, as_of)
+    assert halves == score(batch.columns, as_of, lang="zh")
 
 
 def test_short_arrow_text_columns_score_as_lists(trained: TrainedModel, sim_data: PortData) -> None:

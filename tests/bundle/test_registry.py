@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from berth.registry import (
     load_scorer_from_folder,
     load_scorer_from_registry,
     log_and_register,
+    training_run,
 )
 from berth.tables import PortData
 from berth.training import TrainedModel
@@ -139,3 +141,30 @@ def test_a_model_of_another_source_never_replaces_the_champion(
     assert not second.promoted
     assert "another data source" in second.reason
     assert load_scorer_from_registry("two-sources").info.version == first.version
+
+
+@pytest.mark.slow
+def test_the_run_spans_the_training_and_the_experiment_opens_on_training_runs(
+    tracking: Path, trained: TrainedModel, sim_data: PortData
+) -> None:
+    import mlflow
+
+    with training_run() as run_id:
+        training_started = time.time() * 1000
+        time.sleep(0.6)  # the training
+        registered = log_and_register(trained, TrainConfig(model_name="span-churn"), sim_data)
+    assert registered.run_id == run_id
+    run = mlflow.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.start_time <= training_started  # not created after the training
+    assert run.info.end_time >= training_started + 600
+    experiment = mlflow.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_training_that_fails_leaves_a_failed_run(tracking: Path) -> None:
+    import mlflow
+
+    with pytest.raises(RuntimeError, match="boom"), training_run() as run_id:
+        raise RuntimeError("boom")
+    assert mlflow.get_run(run_id).info.status == "FAILED"

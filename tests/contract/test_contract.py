@@ -363,7 +363,50 @@ def test_quarantine_keeps_the_users_column_names(shipments: pd.DataFrame) -> Non
     config = DataConfig(columns=ColumnMapping(shipments={"TEU": "volume"}), validation=lenient().validation)
     quarantine = run({"shipments": raw}, config).quarantine
     assert quarantine.loc[0, "TEU"] == "-1"
-    assert quarantine.loc[0, "reason"] == "volume: negative"
+    assert quarantine.loc[0, "reason"] == "TEU (volume): negative"
+
+
+def test_every_reason_and_note_names_the_users_column_beside_the_canonical_one(
+    shipments: pd.DataFrame, customers: pd.DataFrame
+) -> None:
+    raw = shipments.rename(
+        columns={
+            "customer_id": "cust",
+            "shipment_date": "order_date",
+            "shipment_id": "order_no",
+            "volume": "qty",
+        }
+    )
+    raw.loc[0, "qty"] = "-1"
+    raw.loc[1, "order_no"] = "S1"  # a duplicate of row 1's
+    raw.loc[2, "cust"] = "C9"  # not in the customers table
+    raw.loc[2, "order_date"] = "03/15/2024"  # non-ISO: a note on the layout
+    config = DataConfig(
+        columns=ColumnMapping(
+            shipments={
+                "cust": "customer_id",
+                "order_date": "shipment_date",
+                "order_no": "shipment_id",
+                "qty": "volume",
+            }
+        ),
+        validation=lenient().validation,
+    )
+    result = run({"shipments": raw, "customers": customers}, config)
+    reasons = result.report.tables["shipments"].reasons
+    assert set(reasons) == {
+        "qty (volume): negative",
+        "duplicate order_no (shipment_id)",
+        "orphan cust (customer_id)",
+    }
+    assert set(result.quarantine["reason"]) == set(reasons)
+    assert any(
+        note.startswith("shipments.order_date (shipment_date): 1 value(s)") for note in result.report.notes
+    )
+    with pytest.raises(TooManyBadRowsError) as info:
+        validate_tables({"shipments": raw}, config.model_copy(update={"validation": DataConfig().validation}))
+    assert "qty (volume): negative (1)" in str(info.value)
+    assert info.value.column == "order_no (shipment_id)"  # the top reason's column, as the user calls it
 
 
 def test_mapping_to_an_unknown_column_is_a_config_error(shipments: pd.DataFrame) -> None:

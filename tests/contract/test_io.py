@@ -238,3 +238,149 @@ def test_cli_validate_uses_the_column_mapping_from_the_config(tmp_path: Path) ->
     code, output = invoke("--data", str(tmp_path), "--config", str(config))
     assert code == 0, output
     assert "No rows quarantined." in output
+
+
+# ------------------------------------------------------------------ foreign exports (issue 22)
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_the_delimiter_is_sniffed_and_named_in_a_note(tmp_path: Path, delimiter: str) -> None:
+    rows = ["cust", "order_date", "amount"], ["C1", "2024-01-05", "12,50"], ["C2", "2024-02-01", "3,00"]
+    (tmp_path / "shipments.csv").write_text(
+        "\n".join(delimiter.join(r) for r in rows) + "\n", encoding="utf-8"
+    )
+    config = DataConfig.model_validate(
+        {"columns": {"shipments": {"cust": "customer_id", "order_date": "shipment_date"}}}
+    )
+    result = load_port_data(tmp_path, config, reference_date=REFERENCE)
+    assert result.data.shipments["customer_id"].tolist() == ["C1", "C2"]
+    named = "tab" if delimiter == "\t" else repr(delimiter)
+    assert f"shipments.csv: read as {named}-separated" in result.report.notes
+
+
+def test_a_comma_file_with_semicolons_in_text_stays_comma_separated(tmp_path: Path) -> None:
+    (tmp_path / "shipments.csv").write_text(
+        'customer_id,shipment_date,lane\nC1,2024-01-05,"a;b"\nC2,2024-02-01,c;d\n', encoding="utf-8"
+    )
+    result = load_port_data(tmp_path, DataConfig(), reference_date=REFERENCE)
+    assert result.data.shipments["lane"].tolist() == ["a;b", "c;d"]
+    assert not any("separated" in note for note in result.report.notes)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"), [("cp1252", "cp1252 (Windows Western European)"), ("utf-16", "UTF-16")]
+)
+def test_non_utf8_files_are_read_with_a_note(tmp_path: Path, encoding: str, named: str) -> None:
+    (tmp_path / "shipments.csv").write_bytes(
+        "customer_id;shipment_date;lane\nC1;2024-01-05;Göteborg–Köln\n".encode(encoding)
+    )
+    result = load_port_data(tmp_path, DataConfig(), reference_date=REFERENCE)
+    assert result.data.shipments["lane"].tolist() == ["Göteborg–Köln"]
+    assert any(note.startswith(f"shipments.csv: read as {named}") for note in result.report.notes)
+
+
+def test_a_file_that_stops_being_utf8_after_the_sniffed_bytes_falls_back(tmp_path: Path) -> None:
+    good = "".join(f"C{i},2024-01-05,lane{i}\n" for i in range(8_000)).encode()  # > 64 KiB of ASCII
+    (tmp_path / "shipments.csv").write_bytes(
+        b"customer_id,shipment_date,lane\n" + good + "C9,2024-01-06,Malmö\n".encode("cp1252")
+    )
+    result = load_port_data(tmp_path, DataConfig(), reference_date=REFERENCE)
+    assert result.data.shipments["lane"].iloc[-1] == "Malmö"
+    assert any("read as cp1252" in note for note in result.report.notes)
+
+
+def test_a_header_read_as_one_column_names_the_delimiter_it_holds(tmp_path: Path) -> None:
+    # quoted as a whole, so no sniffing can split it: the message must still say why
+    (tmp_path / "shipments.csv").write_text('"customer_id;shipment_date"\n"a;2024-01-01"\n', encoding="utf-8")
+    with pytest.raises(
+        DataContractError, match=r"shipments\.csv looks ';'-separated but was read as one column"
+    ):
+        load_port_data(tmp_path, DataConfig())
+
+
+def _retail(folder: Path, name: str, rows: list[str]) -> None:
+    (folder / name).write_text(
+        "order_no,cust,order_date\n" + "".join(f"{r}\n" for r in rows), encoding="utf-8"
+    )
+
+
+RETAIL_COLUMNS = {"cust": "customer_id", "order_date": "shipment_date", "order_no": "shipment_id"}
+
+
+def test_tables_map_a_file_name_or_glob_and_several_files_are_one_table(tmp_path: Path) -> None:
+    _retail(tmp_path, "transactions_2024.csv", ["O1,C1,2024-01-05", "O2,C2,2024-02-01"])
+    _retail(tmp_path, "transactions_2025.csv", ["O3,C1,2024-03-05"])
+    config = DataConfig.model_validate(
+        {"tables": {"shipments": "transactions_*.csv"}, "columns": {"shipments": RETAIL_COLUMNS}}
+    )
+    result = load_port_data(tmp_path, config, reference_date=REFERENCE)
+    assert result.data.shipments["shipment_id"].tolist() == ["O1", "O2", "O3"]
+    assert result.report.tables["shipments"].source == f"{tmp_path / 'transactions_*.csv'} (2 files)"
+    assert (
+        "shipments: 2 files match 'transactions_*.csv', read as one table in this order: "
+        "transactions_2024.csv (2 rows), transactions_2025.csv (1 rows); "
+        "quarantine row numbers count on across them"
+    ) in result.report.notes
+    one = config.model_copy(
+        update={"tables": config.tables.model_copy(update={"shipments": "transactions_2025.csv"})}
+    )
+    assert load_port_data(tmp_path, one, reference_date=REFERENCE).data.shipments["shipment_id"].tolist() == [
+        "O3"
+    ]
+
+
+def test_a_pattern_that_matches_nothing_names_it_and_the_files_found(tmp_path: Path) -> None:
+    _retail(tmp_path, "orders.csv", ["O1,C1,2024-01-05"])
+    (tmp_path / "readme.txt").write_text("x", encoding="utf-8")
+    config = DataConfig.model_validate({"tables": {"shipments": "transactions*.csv"}})
+    with pytest.raises(DataContractError) as info:
+        load_port_data(tmp_path, config)
+    assert str(info.value) == (
+        f"file {tmp_path}: no file matches 'transactions*.csv' (data.tables.shipments); "
+        "files in the folder: orders.csv, readme.txt"
+    )
+
+
+def test_a_folder_without_shipments_says_which_files_it_holds_and_how_to_map_one(tmp_path: Path) -> None:
+    _retail(tmp_path, "transactions.csv", ["O1,C1,2024-01-05"])
+    with pytest.raises(DataContractError, match=r"files in the folder: transactions\.csv") as info:
+        load_port_data(tmp_path, DataConfig())
+    assert "data: {tables: {shipments: transactions.csv}}" in str(info.value)
+
+
+def test_files_of_one_table_with_different_columns_are_refused(tmp_path: Path) -> None:
+    _retail(tmp_path, "t1.csv", ["O1,C1,2024-01-05"])
+    (tmp_path / "t2.csv").write_text("order_no,cust\nO2,C2\n", encoding="utf-8")
+    config = DataConfig.model_validate({"tables": {"shipments": "t*.csv"}})
+    with pytest.raises(
+        DataContractError, match=r"t2\.csv does not have the columns of t1\.csv \(lacks order_date\)"
+    ):
+        load_port_data(tmp_path, config)
+
+
+@pytest.mark.parametrize("pattern", ["/etc/passwd", "../other/*.csv", " "])
+def test_table_patterns_stay_inside_the_data_folder(pattern: str) -> None:
+    with pytest.raises(ValueError, match="inside the data folder"):
+        DataConfig.model_validate({"tables": {"shipments": pattern}})
+
+
+@pytest.mark.usefixtures("wide_console")
+def test_cli_validate_reads_a_foreign_export_named_in_the_config(tmp_path: Path) -> None:
+    (tmp_path / "transactions.csv").write_text(
+        "order_no;cust;order_date;qty\nO1;C1;2024-01-05;2\nO2;C2;2024-02-01;-3\n"
+        + "".join(f"O{i};C{i};2024-02-0{i};1\n" for i in range(3, 9)),
+        encoding="utf-8",
+    )
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        "data:\n  tables: {shipments: transactions.csv}\n"
+        "  columns:\n    shipments: {cust: customer_id, order_date: shipment_date, order_no: shipment_id,"
+        " qty: volume}\n"
+        "  validation: {reference_date: '2024-06-01'}\n",
+        encoding="utf-8",
+    )
+    code, output = invoke("--data", str(tmp_path), "--config", str(config))
+    assert code == 0, output
+    assert "transactions.csv: read as ';'-separated" in output
+    assert "qty (volume): negative" in output
+    assert pd.read_csv(tmp_path / "quarantine.csv")["reason"].tolist() == ["qty (volume): negative"]

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import integrate, special
+from scipy import integrate, optimize, special
+from structlog.testing import capture_logs
 
 from berth.modeling.btyd import (
     BGNBDParams,
@@ -360,3 +361,38 @@ def test_horizon_predictions_equal_the_three_functions(params: BGNBDParams) -> N
         np.testing.assert_array_equal(alive, prob_alive(params, x, tx, age))
         np.testing.assert_array_equal(expected, expected_transactions(params, horizon, x, tx, age))
         np.testing.assert_array_equal(none, prob_no_transactions(params, horizon, x, tx, age))
+
+
+def _stopped(jac: list[float]) -> optimize.OptimizeResult:
+    """What L-BFGS-B returns when its line search gives up (scipy words it 'ABNORMAL: ')."""
+    return optimize.OptimizeResult(
+        x=np.log([1.0, 10.0, 1.0, 1.0]),
+        fun=1.0,
+        jac=np.array(jac),
+        success=False,
+        message="ABNORMAL: ",
+        nit=23,
+    )
+
+
+def test_a_fit_that_stops_with_a_gradient_left_warns_in_words(
+    simulated: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(optimize, "minimize", lambda *args, **kwargs: _stopped([0.0, 3e-3, 0.0, 0.0]))
+    with capture_logs() as logs:
+        fit_bgnbd(*simulated)
+    (entry,) = [e for e in logs if e["log_level"] == "warning"]
+    assert entry["event"] == (
+        "BG/NBD fit stopped after 23 iterations before it converged (optimizer: ABNORMAL, largest gradient "
+        "3.0e-03); the best parameters found are used, so P(alive), expected shipments and the BG/NBD churn "
+        "baseline may be somewhat off. More history or more customers usually settles it."
+    )
+
+
+def test_a_fit_that_stalls_at_a_flat_optimum_does_not_warn(
+    simulated: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(optimize, "minimize", lambda *args, **kwargs: _stopped([1e-9, 0.0, 0.0, 0.0]))
+    with capture_logs() as logs:
+        fit_bgnbd(*simulated)
+    assert not [e for e in logs if e["log_level"] == "warning"]

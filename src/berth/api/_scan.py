@@ -610,7 +610,7 @@ def _interaction(
                 floats[r, 1] = SENTIMENT_VALUES[word]
                 i = after
             else:
-                value, i = _float_or_null(b, i, _POW10, -np.inf, np.inf)
+                value, i = _float_or_null(b, i, _POW10, -1.0, 1.0)
                 floats[r, 1] = value
         elif field == 4:  # type
             end, after, _, _ = _string(b, i)

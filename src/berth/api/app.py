@@ -12,10 +12,12 @@ import importlib
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +32,9 @@ from berth.api.middleware import ServiceMiddleware
 from berth.api.prediction_log import PredictionLogWriter
 from berth.api.routes import admin, customers, feedback, health, model, scores
 from berth.api.schemas import FeedbackCreate, FeedbackOutcome, Problem, ScoreRequest
+from berth.api.server import install_access_log_filter
 from berth.errors import ConfigError
+from berth.recommend.playbook import Playbook, load_playbook
 from berth.scoring import Scorer
 from berth.settings import Settings
 from berth.store import Store
@@ -40,6 +44,7 @@ ScorerLoader = Callable[[], Scorer]
 log = get_logger(__name__)
 
 API_VERSION = "1.0.0"
+DOCS_STATIC_URL = "/docs/static"
 
 # Bodies the routes parse themselves (berth.api.body); their schemas are added to the components.
 _RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (ScoreRequest, FeedbackCreate, FeedbackOutcome)
@@ -109,6 +114,16 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _load_playbook(path: Path) -> Playbook | None:
+    """The playbook at ``path`` (an invalid one stops the start-up), or None when there is none."""
+    if not path.is_file():
+        log.warning("no playbook: scores carry no recommendations", path=str(path))
+        return None
+    playbook = load_playbook(path)
+    log.info("playbook loaded", path=str(path), actions=len(playbook.actions))
+    return playbook
+
+
 def create_app(
     settings: Settings | None = None, scorer_loader: ScorerLoader | None = None, *, tune_runtime: bool = False
 ) -> FastAPI:
@@ -155,6 +170,7 @@ def create_app(
             writer=writer,
             authenticator=ApiKeyAuthenticator(store, settings.api_key_cache_ttl_s),
             metrics=metrics,
+            playbook=_load_playbook(settings.playbook_path),
         )
         if settings.auth_disabled:
             log.warning("API-key authentication is DISABLED (development)")
@@ -169,13 +185,17 @@ def create_app(
             store.dispose()
             app.state.services = None
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the files fastapi-offline ships: the pages work on hosts without
+    # internet access (no CDN) and reference no other host.
+    app = FastAPIOffline(
         title="Berth scoring API",
         version=API_VERSION,
         description="Churn and loyalty scores for port and freight customers. Errors are RFC 9457 problems.",
         lifespan=lifespan,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url=DOCS_STATIC_URL,
+        swagger_ui_parameters={"validatorUrl": None},  # no call to the online spec validator
     )
     install_error_handlers(app)
     routers = [module.router for module in (scores, customers, feedback, model, admin, health)]
@@ -183,7 +203,11 @@ def create_app(
     # middleware's metrics of requests it refuses before routing.
     routes = [route for router in routers for route in router.routes]
     app.add_middleware(
-        ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, routes=routes
+        ServiceMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+        routes=routes,
     )
     for router in routers:
         app.include_router(router)
@@ -194,4 +218,5 @@ def create_app(
 def create_app_from_env() -> FastAPI:
     """The uvicorn factory of ``berth serve``: settings from ``BERTH_*`` environment variables."""
     settings = Settings()
+    install_access_log_filter()  # uvicorn configured its loggers before loading the app
     return create_app(settings, resolve_scorer_loader(settings), tune_runtime=True)

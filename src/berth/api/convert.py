@@ -13,7 +13,8 @@ import pandas as pd
 import pyarrow
 
 from berth import tables
-from berth.api.wire import CustomerScoreOut, DriverOut, ScoreRequest
+from berth.api.wire import CustomerScoreOut, DriverOut, RecommendationOut, ScoreRequest
+from berth.recommend.ranking import Recommendation
 from berth.scoring import (
     LOYALTY_AMOUNT_FIELDS,
     LOYALTY_LABEL_FIELDS,
@@ -301,9 +302,14 @@ def _probability(value: float | None, what: str, customer_id: str) -> float | No
     return number
 
 
-def to_outputs(wanted: Sequence[str], scores: Sequence[CustomerScore]) -> list[CustomerScoreOut]:
+def to_outputs(
+    wanted: Sequence[str],
+    scores: Sequence[CustomerScore],
+    recommendations: Mapping[str, tuple[Sequence[Recommendation], str]] | None = None,
+) -> list[CustomerScoreOut]:
     """Model scores in the order of ``wanted`` (the request's customer ids), checked: one per
-    customer, probabilities in [0, 1], known bands."""
+    customer, probabilities in [0, 1], known bands; with ``recommendations`` (by customer id: the
+    actions and "pays" or the reason there are none), each score carries them."""
     by_id = {score.customer_id: score for score in scores}
     if len(by_id) != len(scores) or set(by_id) != set(wanted):
         raise ModelOutputError(f"model returned {len(scores)} scores for {len(wanted)} customers")
@@ -328,6 +334,7 @@ def to_outputs(wanted: Sequence[str], scores: Sequence[CustomerScore]) -> list[C
                         contribution=float(d.contribution),
                         label_en=d.label_en,
                         label_zh=d.label_zh,
+                        sentence=d.sentence,
                     )
                     for d in s.drivers
                     if math.isfinite(d.contribution)  # an unexplainable driver must not block the score
@@ -335,9 +342,31 @@ def to_outputs(wanted: Sequence[str], scores: Sequence[CustomerScore]) -> list[C
                 eligible=bool(s.eligible),
                 note=s.note,
                 **_loyalty_outputs(s, customer_id),
+                **_recommendation_outputs(recommendations, customer_id),
             )
         )
     return outputs
+
+
+def _recommendation_outputs(
+    recommendations: Mapping[str, tuple[Sequence[Recommendation], str]] | None, customer_id: str
+) -> dict[str, Any]:
+    if recommendations is None:
+        return {}
+    actions, reason = recommendations[customer_id]
+    return {
+        "recommendations": [
+            RecommendationOut(
+                action=r.action,
+                expected_net_value=round(r.expected_net_value, 2),
+                expected_saved_value=round(r.expected_saved_value, 2),
+                uplift=r.uplift,
+                cost=r.cost,
+            )
+            for r in actions
+        ],
+        "recommendation_note": None if actions else reason,
+    }
 
 
 def _loyalty_outputs(score: CustomerScore, customer_id: str) -> dict[str, Any]:

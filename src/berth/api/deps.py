@@ -22,6 +22,7 @@ from berth.api.errors import ProblemError
 from berth.api.holder import LoadedModel, ModelHolder
 from berth.api.metrics import Metrics
 from berth.api.prediction_log import PredictionLogWriter
+from berth.recommend.playbook import Playbook
 from berth.settings import Settings
 from berth.store import API_SCOPES, ApiKeyRecord, Store, hash_api_key
 
@@ -78,6 +79,7 @@ class Services:
     writer: PredictionLogWriter
     authenticator: ApiKeyAuthenticator
     metrics: Metrics
+    playbook: Playbook | None = None  # recommendations beside scores (None: not configured)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ _TYPE_BY_STATUS: Final = {
     403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
+    408: "request-timeout",
     413: "content-too-large",
     415: "unsupported-media-type",
     422: "validation-error",

@@ -25,6 +25,10 @@ InteractionType = Literal[
     "complaint", "inquiry", "survey", "meeting", "call", "email", "claim", "loyalty_redemption"
 ]
 RiskBand = Literal["low", "medium", "high", "critical"]  # == berth.scoring.RISK_BANDS (tested)
+DriverGroup = Literal[
+    "rhythm", "volume", "revenue", "service", "complaints", "attitude", "relationship", "profile", "btyd",
+    "concentration",
+]  # fmt: skip  # == the keys of berth.features.GROUP_LABELS (tested)
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -101,8 +105,10 @@ class InteractionIn(InputModel):
     type: InteractionType
     score: float | None = Field(default=None, ge=0.0, le=10.0, description="Survey score (NPS 0–10).")
     resolved_at: IsoDateTime | None = None
-    sentiment: float | Literal["positive", "neutral", "negative"] | None = Field(
-        default=None, description="A number (positive / neutral / negative mean 1 / 0 / -1)."
+    sentiment: (
+        Annotated[float, Field(ge=-1.0, le=1.0)] | Literal["positive", "neutral", "negative"] | None
+    ) = Field(
+        default=None, description="A number from -1 to 1, or positive / neutral / negative (1 / 0 / -1)."
     )
     channel: Label | None = None
 
@@ -162,7 +168,10 @@ class ScoreRequest(InputModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_SCORE_EXAMPLE]})
 
     as_of: IsoDate = Field(description="Score as of this date; no input date may be later.")
-    customers: list[CustomerIn] = Field(min_length=1, description="Distinct customer ids.")
+    customers: list[CustomerIn] = Field(
+        min_length=1,
+        description="Customer ids must be distinct within the batch (a repeated id is refused: 422).",
+    )
 
 
 # -- scoring responses --------------------------------------------------------------------------
@@ -171,10 +180,27 @@ class ScoreRequest(InputModel):
 class DriverOut(OutputModel):
     """One readable reason behind a score (signed contribution in log-odds)."""
 
-    name: str
+    name: DriverGroup = Field(description="The feature group (berth.features.GROUP_LABELS).")
     contribution: float
     label_en: str
     label_zh: str
+    sentence: str | None = Field(
+        default=None,
+        description="The customer's own figures in words, in the response's language (`lang` or "
+        "Accept-Language); says so where the customer has no data for this group.",
+    )
+
+
+class RecommendationOut(OutputModel):
+    """A retention action worth taking for the customer (configs/playbook.yaml)."""
+
+    action: str = Field(description="The playbook's action name, e.g. follow_up_call.")
+    expected_net_value: float = Field(
+        description="churn probability × value at risk × uplift − cost, in revenue units."
+    )
+    expected_saved_value: float = Field(description="churn probability × value at risk × uplift.")
+    uplift: float = Field(ge=0.0, le=1.0, description="Relative churn reduction assumed (or measured).")
+    cost: float = Field(ge=0.0, description="Cost of the action for one customer.")
 
 
 class CustomerScoreOut(OutputModel):
@@ -205,6 +231,14 @@ class CustomerScoreOut(OutputModel):
         description="basic / reactive / accountable / proactive / partnership (unknown without margin)."
     )
     upgrade_stage: str | None = Field(description="potential / new / repeat / loyal.")
+    recommendations: list[RecommendationOut] | None = Field(
+        default=None,
+        description="The best paying actions, best first (empty when none pays: see "
+        "recommendation_note); absent with recommendations=false or without a playbook.",
+    )
+    recommendation_note: str | None = Field(
+        default=None, description="Why no action is recommended (nothing triggered, or nothing pays)."
+    )
 
 
 _SCORE_RESPONSE_EXAMPLE: dict[str, Any] = {
@@ -224,6 +258,7 @@ _SCORE_RESPONSE_EXAMPLE: dict[str, Any] = {
                     "contribution": 0.42,
                     "label_en": "Shipping rhythm and recency",
                     "label_zh": "发货节奏与最近一次发货",
+                    "sentence": "no shipment for 34 days; the usual gap between shipments is 9 days",
                 }
             ],
             # FastAPI drops nulls from examples: a customer with a note keeps every field present.
@@ -249,6 +284,23 @@ _SCORE_RESPONSE_EXAMPLE: dict[str, Any] = {
             "abc_class": "A",
             "relationship_level": "partnership",
             "upgrade_stage": "loyal",
+            "recommendations": [
+                {
+                    "action": "service_recovery",
+                    "expected_net_value": 18350.0,
+                    "expected_saved_value": 18850.0,
+                    "uplift": 0.25,
+                    "cost": 500.0,
+                },
+                {
+                    "action": "follow_up_call",
+                    "expected_net_value": 7490.0,
+                    "expected_saved_value": 7540.0,
+                    "uplift": 0.1,
+                    "cost": 50.0,
+                },
+            ],
+            # recommendation_note (null when an action pays) is dropped with the other nulls
         }
     ],
 }
@@ -273,7 +325,7 @@ class StoredScoreOut(OutputModel):
     as_of: date
     churn_probability: float
     partial_churn_probability: float | None
-    risk_band: str
+    risk_band: RiskBand
     model_name: str
     model_version: str
     scored_at: datetime
@@ -297,7 +349,11 @@ class StoredScoreOut(OutputModel):
 
 
 class FeedbackCreate(InputModel):
-    """An action taken for a customer, and its outcome when already known."""
+    """An action taken for a customer, and its outcome when already known.
+
+    Cross-field rules (a violation is 422): ``outcome_at`` requires ``outcome``, and ``outcome_at``
+    may not be before ``taken_at``.
+    """
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -317,10 +373,17 @@ class FeedbackCreate(InputModel):
     action: Annotated[str, Field(min_length=1, max_length=64)]
     taken_at: UtcDateTime
     outcome: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    outcome_at: UtcDateTime | None = None
+    outcome_at: UtcDateTime | None = Field(
+        default=None, description="Requires outcome; not before taken_at (else 422)."
+    )
     notes: Annotated[str, Field(max_length=2000)] | None = None
     request_id: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
         default=None, description="The scoring request that prompted the action."
+    )
+    campaign_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="The campaign whose recommendation this answers (the campaign_id of "
+        "GET /v1/customers/{customer_id}/recommendations, i.e. of berth plan).",
     )
 
     @model_validator(mode="after")
@@ -358,6 +421,28 @@ class FeedbackOut(OutputModel):
     notes: str | None
     request_id: str | None
     created_at: datetime
+    campaign_id: str | None = None
+
+
+class CustomerRecommendationsOut(OutputModel):
+    """What to do for a customer, from the latest stored campaign plan, else the latest stored score."""
+
+    customer_id: str
+    source: Literal["plan", "score"] = Field(
+        description="plan: the customer's row of the latest campaign plan stored by berth plan; "
+        "score: the playbook applied to the latest batch score (berth score --to-db)."
+    )
+    as_of: date
+    model_name: str
+    model_version: str
+    campaign_id: str | None = Field(description="The plan's campaign (quote it in POST /v1/feedback).")
+    group: Literal["treatment", "control"] | None = Field(
+        description="control: held out at random so the campaign can measure what its actions achieve; "
+        "take no retention action for this customer."
+    )
+    churn_probability: float = Field(ge=0.0, le=1.0)
+    recommendations: list[RecommendationOut]
+    note: str | None = Field(description="Why no action is listed (control group, nothing pays, ...).")
 
 
 # -- model, admin, health -----------------------------------------------------------------------

@@ -36,6 +36,7 @@ _FINITE_MAX = sys.float_info.max  # a JSON number too large for a double decodes
 Amount = Annotated[float, msgspec.Meta(ge=0.0, le=_FINITE_MAX)]
 Number = Annotated[float, msgspec.Meta(ge=-_FINITE_MAX, le=_FINITE_MAX)]
 Score = Annotated[float, msgspec.Meta(ge=0.0, le=10.0)]
+Sentiment = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 # \Z, not $: Python's $ also matches before a trailing newline, pydantic's (Rust) regex does not.
 CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+\Z")]
@@ -78,7 +79,7 @@ class InteractionIn(_Leaf, kw_only=True):
     channel: Label | None = None
     resolved_at: datetime | None = None
     score: Score | None = None
-    sentiment: Number | Literal["positive", "neutral", "negative"] | None = None
+    sentiment: Sentiment | Literal["positive", "neutral", "negative"] | None = None
     timestamp: datetime
     type: InteractionType
 
@@ -151,6 +152,17 @@ class DriverOut(msgspec.Struct, frozen=True, gc=False):
     contribution: float
     label_en: str
     label_zh: str
+    sentence: str | None = None
+
+
+class RecommendationOut(msgspec.Struct, frozen=True, gc=False):
+    """One recommended action (mirrors :class:`berth.api.schemas.RecommendationOut`)."""
+
+    action: str
+    expected_net_value: float
+    expected_saved_value: float
+    uplift: float
+    cost: float
 
 
 class CustomerScoreOut(msgspec.Struct, frozen=True, gc=False):
@@ -177,6 +189,8 @@ class CustomerScoreOut(msgspec.Struct, frozen=True, gc=False):
     abc_class: str | None = None
     relationship_level: str | None = None
     upgrade_stage: str | None = None
+    recommendations: list[RecommendationOut] | None = None
+    recommendation_note: str | None = None
 
 
 class ScoreResponse(msgspec.Struct, frozen=True, gc=False):

@@ -32,10 +32,12 @@ __all__ = [
     "BGNBDParams",
     "expected_transactions",
     "fit_bgnbd",
+    "not_converged_message",
     "prob_alive",
     "prob_no_transactions",
     "rfm_from_events",
     "sample_bgnbd",
+    "warn_unless_flat",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -279,6 +281,30 @@ def _neg_loglik(log_params: FloatArray, data: _FitData, penalizer: float) -> tup
     return value, grad
 
 
+_FLAT_GRADIENT = 1e-6  # on the mean negative log-likelihood per customer, in log-parameters
+
+
+def not_converged_message(model: str, result: optimize.OptimizeResult, consequence: str) -> str:
+    """An optimiser that stopped early, in words: what happened, what is used, what it affects."""
+    reason = str(result.message).strip().rstrip(":").strip() or "no reason given"
+    return (
+        f"{model} fit stopped after {int(result.nit)} iterations before it converged (optimizer: "
+        f"{reason}, largest gradient {float(np.abs(result.jac).max()):.1e}); the best parameters found "
+        f"are used, so {consequence} may be somewhat off. More history or more customers usually "
+        "settles it."
+    )
+
+
+def warn_unless_flat(result: optimize.OptimizeResult, model: str, consequence: str) -> None:
+    """Warn (in words) when an unconverged fit still had a gradient; at a flat optimum only debug."""
+    if float(np.abs(result.jac).max()) > _FLAT_GRADIENT:
+        _log.warning(not_converged_message(model, result, consequence))
+    else:
+        _log.debug(
+            "fit_stalled_at_flat_optimum", model=model, message=str(result.message), nit=int(result.nit)
+        )
+
+
 def fit_bgnbd(
     frequency: npt.ArrayLike,
     recency: npt.ArrayLike,
@@ -325,8 +351,9 @@ def fit_bgnbd(
     if not np.isfinite(result.x).all() or not np.isfinite(result.fun):
         raise ValueError(f"BG/NBD fit did not converge: {result.message}")
     if not result.success:
-        # Usually a line search that cannot improve a flat optimum further; the estimate is still usable.
-        _log.warning("bgnbd_fit_not_converged", message=str(result.message), nit=int(result.nit))
+        # Usually a line search that cannot improve a flat optimum further (rounding in a sum over
+        # many customers): not worth a word. One that stops with a gradient left is.
+        warn_unless_flat(result, "BG/NBD", "P(alive), expected shipments and the BG/NBD churn baseline")
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
     return BGNBDParams(r=r, alpha=alpha, a=a, b=b)
 

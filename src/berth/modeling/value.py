@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from berth._compile import jit
 from berth._logging import get_logger
-from berth.modeling.btyd import BGNBDParams, expected_transactions
+from berth.modeling.btyd import BGNBDParams, expected_transactions, warn_unless_flat
 
 __all__ = [
     "GammaGammaParams",
@@ -539,8 +539,10 @@ def _minimize(
         raise ValueError(f"{model} fit did not converge: {result.message}")
     # A line search that stalls at the optimum (rounding in a sum over many customers) is not worth a
     # warning; one that stalls with a gradient left is.
-    if not result.success and float(np.abs(result.jac).max()) > 1e-6:
-        _log.warning("value_fit_not_converged", model=model, message=str(result.message), nit=int(result.nit))
+    if not result.success:
+        warn_unless_flat(
+            result, model, f"the value figures that rest on {model} (expected shipments, revenue, CLV)"
+        )
     return result
 
 

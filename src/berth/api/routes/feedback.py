@@ -42,6 +42,7 @@ async def create_feedback(request: Request, caller: ScoreCaller, services: Servi
         outcome_at=body.outcome_at,
         notes=body.notes,
         request_id=body.request_id,
+        campaign_id=body.campaign_id,
     )
     return FeedbackCreated(id=feedback_id)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -22,7 +25,10 @@ from berth.api.prediction_log import PendingPredictions, Reservation
 from berth.api.schemas import ScoreRequest, ScoreResponse
 from berth.api.threads import helper
 from berth.api.wire import CustomerScoreOut
+from berth.i18n import negotiate_language
 from berth.modeling.churn import ARRAY_EVALUATOR_MAX_ROWS
+from berth.recommend.for_scores import recommend_for_scores
+from berth.recommend.playbook import Playbook
 from berth.scoring import CustomerScore, Scorer
 
 router = APIRouter(prefix="/v1", tags=["scores"])
@@ -37,31 +43,53 @@ INLINE_MAX_CUSTOMERS = 8
 PARALLEL_SCORING_MIN_CUSTOMERS = 2 * (ARRAY_EVALUATOR_MAX_ROWS + 1)
 
 
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What a caller asked beside the scores: the language of the words, and recommendations."""
+
+    lang: str = "en"
+    playbook: Playbook | None = None  # None: no recommendations
+
+
 def _decode_and_score(
-    model: LoadedModel, raw: bytes | DecodedBatch, limit: int
+    model: LoadedModel, raw: bytes | DecodedBatch, limit: int, options: ScoreOptions
 ) -> tuple[DecodedBatch, list[CustomerScoreOut]]:
     """Decode (unless done already), then :func:`_score`: the worker thread's part of a request."""
     batch = decode_batch(raw, limit) if isinstance(raw, bytes) else raw
-    return batch, _score(model, batch)
+    return batch, _score(model, batch, options)
 
 
-def _score(model: LoadedModel, batch: DecodedBatch) -> list[CustomerScoreOut]:
-    """Validate the cross-field rules, score and check the output."""
+def _score(model: LoadedModel, batch: DecodedBatch, options: ScoreOptions) -> list[CustomerScoreOut]:
+    """Validate the cross-field rules, score, recommend and check the output."""
     issues = batch_issues(batch)
     if issues:
         raise RequestValidationError(issues)
-    return to_outputs(batch.customer_ids, _scores(model.scorer, batch))
+    scores = _scores(model.scorer, batch, options.lang)
+    recommendations = None
+    if options.playbook is not None:
+        ranked = recommend_for_scores(scores, options.playbook, _segments(batch))
+        recommendations = {s.customer_id: r for s, r in zip(scores, ranked, strict=True)}
+    return to_outputs(batch.customer_ids, scores, recommendations)
 
 
-def _scores(scorer: Scorer, batch: DecodedBatch) -> list[CustomerScore]:
+def _segments(batch: DecodedBatch) -> Mapping[str, str | None]:
+    """Each customer's profile segment (the playbook's triggers may name segments)."""
+    column = batch.columns.get("customers", {}).get("segment")
+    if column is None:
+        return {}
+    values = column.to_pylist() if hasattr(column, "to_pylist") else list(column)
+    return dict(zip(batch.customer_ids, values, strict=True))
+
+
+def _scores(scorer: Scorer, batch: DecodedBatch, lang: str) -> list[CustomerScore]:
     """The scorer's scores of the batch; a large one in two halves at once (this thread and the
     helper), as the scorer's compiled steps release the GIL."""
     customers = len(batch.customer_ids)
     if customers < PARALLEL_SCORING_MIN_CUSTOMERS:
-        return list(scorer.score(batch.columns, batch.as_of))
+        return list(scorer.score(batch.columns, batch.as_of, lang=lang))
     first, second = batch.split(customers // 2)
-    later = helper().submit(scorer.score, second, batch.as_of)
-    return [*scorer.score(first, batch.as_of), *later.result()]
+    later = helper().submit(scorer.score, second, batch.as_of, lang=lang)
+    return [*scorer.score(first, batch.as_of, lang=lang), *later.result()]
 
 
 @router.post(
@@ -71,11 +99,25 @@ def _scores(scorer: Scorer, batch: DecodedBatch) -> list[CustomerScore]:
     openapi_extra=request_body(ScoreRequest),
     responses=problem_responses(400, 401, 403, 413, 415, 422, 500, 503, 504),
 )
-async def create_scores(request: Request, context: ScoringContextDep) -> Response:
+async def create_scores(
+    request: Request,
+    context: ScoringContextDep,
+    recommendations: Annotated[
+        bool, Query(description="Include the playbook's recommended actions with each score.")
+    ] = True,
+    lang: Annotated[
+        Literal["en", "zh"] | None,
+        Query(description="Language of driver sentences (default: from Accept-Language, else en)."),
+    ] = None,
+) -> Response:
     """Score each customer as of ``as_of``; every served score is written to the prediction log.
 
-    The body is a ``ScoreRequest``; more than ``max_batch_size`` customers is a 413.
+    The body is a ``ScoreRequest``; more than ``max_batch_size`` customers is a 413. Each driver
+    carries a sentence in ``lang`` (or the Accept-Language header's language); with a playbook
+    configured, each score carries its recommended actions unless ``recommendations=false``.
     """
+    language = lang or negotiate_language(request.headers.get("accept-language"))
+    options = ScoreOptions(language, context.services.playbook if recommendations else None)
     services = context.services
     body_bytes = int(request.headers.get("content-length") or 0)
     reservation = services.writer.reserve(body_bytes)
@@ -88,13 +130,19 @@ async def create_scores(request: Request, context: ScoringContextDep) -> Respons
             headers={"Retry-After": "1"},
         )
     try:
-        return await _score_and_log(request, context, reservation, body_bytes)
+        response = await _score_and_log(request, context, reservation, body_bytes, options)
+        response.headers["Content-Language"] = language
+        return response
     finally:
         reservation.release()
 
 
 async def _score_and_log(
-    request: Request, context: ScoringContextDep, reservation: Reservation, body_bytes: int
+    request: Request,
+    context: ScoringContextDep,
+    reservation: Reservation,
+    body_bytes: int,
+    options: ScoreOptions,
 ) -> Response:
     services, model = context.services, context.model
     settings = services.settings
@@ -109,7 +157,7 @@ async def _score_and_log(
             if decoded is not None and len(decoded.customer_ids) <= INLINE_MAX_CUSTOMERS:
                 # A few customers (one customer's history: ~14 kB) are a bounded millisecond of
                 # work: on the event loop they skip the thread hop and the threads' GIL contention.
-                batch, scores = decoded, _score(model, decoded)
+                batch, scores = decoded, _score(model, decoded, options)
             else:
                 with anyio.fail_after(settings.request_timeout_s):
                     batch, scores = await anyio.to_thread.run_sync(
@@ -117,6 +165,7 @@ async def _score_and_log(
                         model,
                         decoded or raw,
                         settings.max_batch_size,
+                        options,
                         abandon_on_cancel=True,
                     )
     except TimeoutError:
