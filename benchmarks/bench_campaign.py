@@ -59,7 +59,9 @@ def _cheapest(customers: pd.DataFrame, order: str, budget: float, action: str, c
     return pd.DataFrame({"customer_id": ranked["customer_id"].head(k), "action": action, "cost": cost})
 
 
-def run_seed(seed: int, n_customers: int, budget_per_customer: float, threads: int) -> dict[str, object]:
+def run_seed(
+    seed: int, n_customers: int, budget_per_customer: float, threads: int, value_basis: str
+) -> dict[str, object]:
     config = SimulationConfig(n_customers=n_customers, days=730, seed=seed, start=date(2024, 1, 1))
     base = simulate_port(config)
     cutoff = pd.Timestamp(base.truth.loc[base.truth["horizon_days"] == HORIZON, "cutoff"].max())
@@ -71,7 +73,7 @@ def run_seed(seed: int, n_customers: int, budget_per_customer: float, threads: i
         horizon_days=HORIZON,
     )
     scorer = BundleScorer(trained.bundle)
-    playbook = load_playbook()
+    playbook = load_playbook().model_copy(update={"value_basis": value_basis})
     history = HistoryArrays.from_port_data(data, known_until=cutoff.date())
     customers = customer_frame(scorer, history, cutoff.date(), playbook, "en")
     customers["score_x_value"] = customers["churn_probability"] * customers["value_at_risk"].fillna(0.0)
@@ -137,11 +139,19 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=3_000)
     parser.add_argument("--budget-per-customer", type=float, default=50.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--value-basis",
+        choices=["expected_revenue", "clv"],
+        default="expected_revenue",
+        help="What every strategy counts as value at risk. expected_revenue (revenue over the next "
+        "365 days) matches the judge (retained revenue − cost); clv is the shipped playbook's "
+        "margin-based basis.",
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     rows, pairs = [], []
     for seed in args.seeds:
-        figures = run_seed(seed, args.customers, args.budget_per_customer, args.threads)
+        figures = run_seed(seed, args.customers, args.budget_per_customer, args.threads, args.value_basis)
         pairs.extend((seed, *c) for c in figures.pop("coverage"))  # type: ignore[misc]
         rows.append(figures)
         print(f"seed {seed}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -149,7 +159,7 @@ def main() -> None:
     strategies = ["berth", "top churn", "top value at risk"]
     print(
         "\nTrue net value (retained revenue − cost) per seed; budget "
-        f"{args.budget_per_customer:g} per scored customer\n"
+        f"{args.budget_per_customer:g} per scored customer; value at risk: {args.value_basis}\n"
     )
     print(
         table[["seed", "customers", "budget", *strategies, *(f"{s} customers" for s in strategies)]]

@@ -23,7 +23,8 @@ uv run berth train --data "$DATA" --config configs/train.yaml
 uv run berth export --out models/champion --sign-key keys/bundle_signing.pem
 uv run berth score --data "$DATA" --as-of "$AS_OF" --output "$DATA/scores.csv" --to-db --bundle models/champion
 KEY="$(uv run berth apikey create --scope score --scope admin --name quickstart | tail -n 1)"
-CUSTOMER="$(sed -n 2p "$DATA/scores.csv" | cut -d, -f1)"
+# the riskiest customer who still ships (active or dozing), not one silent for most of a year
+CUSTOMER="$(uv run python -m berth.demo "$DATA/scores.csv")"
 uv run berth request --data "$DATA" --customer "$CUSTOMER" --as-of "$AS_OF" --out "$DATA/request.json"
 
 cat <<MSG
@@ -31,7 +32,7 @@ cat <<MSG
 Berth is starting on http://127.0.0.1:$PORT  (OpenAPI docs: http://127.0.0.1:$PORT/docs)
 MLflow runs: uv run mlflow ui --backend-store-uri sqlite:///$(pwd)/mlflow.db
 
-In another terminal, score the riskiest demo customer ($CUSTOMER) with its history:
+In another terminal, score the riskiest demo customer who still ships ($CUSTOMER) with its history:
 
   curl -s -X POST http://127.0.0.1:$PORT/v1/scores \\
        -H "X-API-Key: $KEY" -H "Content-Type: application/json" \\

@@ -1,4 +1,4 @@
-"""The one command line: ``berth simulate | validate | train | score | export | serve | apikey``.
+"""The one command line: ``berth simulate | validate | ingest | train | score | export | serve | apikey``.
 
 Exit codes: 0 success; 2 usage, configuration or data-contract errors; 1 anything else.
 Errors print one readable line (file, column, reason), never a stack trace; ``--debug`` shows it.
@@ -158,6 +158,61 @@ def validate(
         console.print(f"Quarantined rows written to {written}")
     else:
         console.print("No rows quarantined.")
+
+
+@app.command()
+@_handle_errors
+def ingest(
+    data: Annotated[Path, typer.Option(help="Folder with shipments.(csv|parquet) and optional tables.")],
+    config: Annotated[Path | None, typer.Option(help="YAML config with a data section.")] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="Bundle folder whose feature lookback bounds the kept history (default: "
+            "BERTH_MODEL_SOURCE when it is a folder)."
+        ),
+    ] = None,
+    retention_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Days of history to keep without a bundle (with one: at least this many)."),
+    ] = None,
+    quarantine: Annotated[
+        Path | None, typer.Option(help="Where to write quarantined rows (default DATA/quarantine.csv).")
+    ] = None,
+) -> None:
+    """Store a data folder's valid rows in the service database's customer history (BERTH_DATABASE_URL):
+    idempotent, so a folder ingested twice stores nothing new; then prune what no feature reads."""
+    from berth.config import load_data_config
+    from berth.contract import TooManyBadRowsError
+    from berth.history import HistoryStore
+    from berth.ingest import ingest_folder
+    from berth.ingest import retention_days as keep_days_for
+
+    settings = _serve_settings()
+    if bundle is None and settings.model_source != "registry" and Path(settings.model_source).is_dir():
+        bundle = Path(settings.model_source)
+    keep_days = keep_days_for(bundle, retention_days)
+    store = _open_store()
+    target = quarantine if quarantine is not None else data / "quarantine.csv"
+    try:
+        report = _db_call(
+            lambda: ingest_folder(
+                data, load_data_config(config), HistoryStore(store.engine), keep_days=keep_days
+            )
+        )
+    except TooManyBadRowsError as exc:
+        console.print(exc.result.report.render())
+        exc.result.write_quarantine(target)
+        raise
+    finally:
+        store.dispose()
+    for line in report.lines():
+        console.print(line, highlight=False)
+    written = report.validation.write_quarantine(target)
+    if written is not None:
+        console.print(f"Quarantined rows written to {written}")
+    if keep_days is None:
+        console.print("No pruning: no bundle (--bundle) and no --retention-days.")
 
 
 @app.command()

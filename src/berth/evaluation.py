@@ -58,7 +58,9 @@ def churn_metrics(outcome: np.ndarray, probability: np.ndarray) -> dict[str, flo
     }
 
 
-def plot_roc(outcome: np.ndarray, curves: dict[str, np.ndarray], path: Path) -> Path:
+def plot_roc(
+    outcome: np.ndarray, curves: dict[str, np.ndarray], path: Path, *, title: str = "ROC (validation)"
+) -> Path:
     """ROC curves of the model and baselines."""
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, probability in curves.items():
@@ -67,12 +69,20 @@ def plot_roc(outcome: np.ndarray, curves: dict[str, np.ndarray], path: Path) -> 
         fpr, tpr, _ = roc_curve(outcome, probability)
         ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(outcome, probability):.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
-    ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC (validation)")
+    ax.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
 
 
-def plot_calibration(outcome: np.ndarray, probability: np.ndarray, path: Path, bins: int = 10) -> Path:
+def plot_calibration(
+    outcome: np.ndarray,
+    probability: np.ndarray,
+    path: Path,
+    bins: int = 10,
+    *,
+    title: str = "Calibration (validation)",
+    observed_label: str = "Observed churn rate",
+) -> Path:
     """Reliability diagram: mean predicted vs observed churn rate per equal-count bin."""
     order = np.argsort(probability, kind="stable")
     chunks = [c for c in np.array_split(order, bins) if len(c)]
@@ -81,13 +91,11 @@ def plot_calibration(outcome: np.ndarray, probability: np.ndarray, path: Path, b
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
     ax.plot(predicted, observed, marker="o")
-    ax.set(
-        xlabel="Mean predicted probability", ylabel="Observed churn rate", title="Calibration (validation)"
-    )
+    ax.set(xlabel="Mean predicted probability", ylabel=observed_label, title=title)
     return _save(fig, path)
 
 
-def plot_gains(outcome: np.ndarray, probability: np.ndarray, path: Path) -> Path:
+def plot_gains(outcome: np.ndarray, probability: np.ndarray, path: Path, *, what: str = "churners") -> Path:
     """Cumulative gains and lift by contacted share of customers."""
     order = np.argsort(-probability, kind="stable")
     captured = np.cumsum(outcome[order]) / max(outcome.sum(), 1)
@@ -96,7 +104,7 @@ def plot_gains(outcome: np.ndarray, probability: np.ndarray, path: Path) -> Path
     left.plot(share, captured, label="model")
     left.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
     left.set(
-        xlabel="Share of customers contacted", ylabel="Share of churners reached", title="Cumulative gains"
+        xlabel="Share of customers contacted", ylabel=f"Share of {what} reached", title="Cumulative gains"
     )
     left.legend(fontsize=8)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -119,6 +119,7 @@ class ValidationScores:
 
     roc_auc: float
     tier_rps: np.ndarray | None  # per-row ranked probability score; None without a tier model
+    rows: int = 0  # validation rows scored
 
 
 def champion_comparison(
@@ -156,7 +157,9 @@ def champion_comparison(
     if tiers is not None and rule is not None and np.isfinite(tiers).all():
         _, label = snapshot_tiers(history, validation, rule)
         tier_rps = ranked_probability_scores(label.astype(np.int64), tiers)
-    return ValidationScores(churn_metrics(validation.churned, probability)["roc_auc"], tier_rps)
+    return ValidationScores(
+        churn_metrics(validation.churned, probability)["roc_auc"], tier_rps, len(validation)
+    )
 
 
 def log_and_register(
@@ -223,7 +226,7 @@ def log_and_register(
         for path in trained.plots.values():
             mlflow.log_artifact(str(path), "plots")
         bundle_dir = Path(tmp) / "bundle"
-        trained.bundle.save(bundle_dir)
+        content_hash = trained.bundle.save(bundle_dir)
         mlflow.log_artifacts(str(bundle_dir), "bundle")
         names = list(trained.bundle.spec.feature_names)
         example = pd.DataFrame(np.zeros((1, len(names))), columns=names)
@@ -236,6 +239,8 @@ def log_and_register(
             info = _log_pyfunc(mlflow, bundle_dir, signature, trained, name)
         run_id, experiment_id = run.info.run_id, run.info.experiment_id
         version = str(info.registered_model_version)
+        # what a registry load checks the downloaded bundle against (the manifest alone proves no origin)
+        client.set_model_version_tag(name, version, CONTENT_HASH_TAG, content_hash)
 
         source = _source(trained)
         if source:
@@ -287,7 +292,8 @@ def _decide_champion(
             f"current champion v{current.version} could not be scored ({exc}): promoted",
             current.version,
         )
-    return (*champion_decision(new, old, current.version), current.version)
+    reported = trained.metrics.get("model", {}).get("roc_auc")
+    return (*champion_decision(new, old, current.version, reported=reported), current.version)
 
 
 def _source(trained: TrainedModel) -> dict[str, Any]:
@@ -308,16 +314,38 @@ def _other_source(champion_tags: Mapping[str, str], source: Mapping[str, Any]) -
     )
 
 
+CONTENT_HASH_TAG = "content_hash"
+
+
 def champion_decision(
-    new: ValidationScores | None, old: ValidationScores | None, champion_version: str
+    new: ValidationScores | None,
+    old: ValidationScores | None,
+    champion_version: str,
+    *,
+    reported: float | None = None,
 ) -> tuple[bool, str]:
     """(promote, reason): the new bundle must beat the champion's churn ROC AUC on the same rows,
     and, where both have comparable tier models, not be worse on tier RPS beyond the noise (two
-    standard errors of the paired per-row difference)."""
+    standard errors of the paired per-row difference).
+
+    ``reported`` is the new model's ROC AUC in the run's validation table. The gate scores both
+    bundles as they serve, each with the BG/NBD parameters fitted at its own training cutoff,
+    while the table scores the training snapshots, whose BG/NBD is refitted at each validation
+    cutoff: the two figures can differ in the third decimal, and the reason then says so.
+    """
     v = champion_version
     if old is None or new is None or not np.isfinite(new.roc_auc):
         return False, f"no comparable validation data; champion stays v{v}"
-    churn = f"churn ROC AUC {new.roc_auc:.4f} vs champion v{v} {old.roc_auc:.4f} on the same validation rows"
+    rows = f"{new.rows:,} " if new.rows else ""
+    churn = (
+        f"churn ROC AUC {new.roc_auc:.4f} vs champion v{v} {old.roc_auc:.4f}, both bundles scored as they "
+        f"serve on the same {rows}validation rows"
+    )
+    if reported is not None and np.isfinite(reported) and f"{reported:.4f}" != f"{new.roc_auc:.4f}":
+        churn += (
+            f" (the validation table's {reported:.4f} for this model refits BG/NBD at each validation "
+            "cutoff; a served bundle uses the BG/NBD fitted at its training cutoff)"
+        )
     if not new.roc_auc > old.roc_auc + 1e-9:
         return False, f"{churn}: does not beat it, champion unchanged"
     tier_note = "tier models not compared (different tier rules or no tier model)"
@@ -333,7 +361,9 @@ def champion_decision(
     return True, f"{churn}: beats it; {tier_note}: promoted"
 
 
-def _download_bundle(name: str, alias: str | None, version: str | None, dest: Path) -> tuple[Path, str]:
+def _download_bundle(
+    name: str, alias: str | None, version: str | None, dest: Path
+) -> tuple[Path, str, str | None]:
     mlflow = _mlflow()
     from mlflow.tracking import MlflowClient
 
@@ -355,7 +385,7 @@ def _download_bundle(name: str, alias: str | None, version: str | None, dest: Pa
     candidates = list(Path(local).rglob("manifest.json"))
     if not candidates:
         raise ModelNotReadyError(f"model {name} v{mv.version} holds no Berth bundle")
-    return candidates[0].parent, str(mv.version)
+    return candidates[0].parent, str(mv.version), (mv.tags or {}).get(CONTENT_HASH_TAG)
 
 
 def load_scorer_from_registry(
@@ -363,9 +393,29 @@ def load_scorer_from_registry(
 ) -> BundleScorer:
     """Download and verify a registered bundle; never unpickles."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder, resolved = _download_bundle(name, alias if version is None else None, version, Path(tmp))
-        bundle = ModelBundle.load(folder)
+        bundle, resolved = _download_verified(name, alias if version is None else None, version, Path(tmp))
     return BundleScorer(bundle, version=resolved, name=name)
+
+
+def _download_verified(
+    name: str, alias: str | None, version: str | None, dest: Path
+) -> tuple[ModelBundle, str]:
+    """A registered bundle, loaded (manifest checked) and held to the content hash recorded on its
+    model version at registration."""
+    folder, resolved, recorded = _download_bundle(name, alias, version, dest)
+    bundle = ModelBundle.load(folder)
+    if recorded is None:
+        log.warning(
+            "registered version has no content hash tag (registered before it was recorded)",
+            model=name,
+            version=resolved,
+        )
+    elif bundle.content_hash != recorded:
+        raise BundleIntegrityError(
+            f"model {name} v{resolved}: the downloaded bundle's content hash {bundle.content_hash} is "
+            f"not the {recorded} recorded when it was registered: its artifacts were changed; refusing it"
+        )
+    return bundle, resolved
 
 
 def load_scorer_from_folder(
@@ -406,8 +456,7 @@ def load_scorer(settings: Any) -> BundleScorer:
 def export_bundle(name: str, out: Path, *, alias: str | None = CHAMPION, version: str | None = None) -> Path:
     """Copy a registered bundle into ``out`` (replaced), recording the registered version."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder, resolved = _download_bundle(name, alias if version is None else None, version, Path(tmp))
-        bundle = ModelBundle.load(folder)
+        bundle, resolved = _download_verified(name, alias if version is None else None, version, Path(tmp))
         if out.exists():
             shutil.rmtree(out)
         # Every model of the bundle travels: only the metadata gains the registered version.

@@ -30,6 +30,7 @@ import pandas as pd
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Dialect,
@@ -221,6 +222,62 @@ class ApiKeyRow(Base):
     name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+# -- customer history (berth ingest, POST /v1/events; read back to score by id) --------------------
+# Data-contract column names (berth.tables). Date-times are naive UTC, as the contract keeps them.
+
+
+class StoredShipmentRow(Base):
+    """One stored shipment of a customer; ``shipment_key`` is its shipment_id, or a content key without one.
+
+    The primary key leads with ``customer_id``: it serves reads by customer, and one index instead
+    of two halved the cost of bulk inserts."""
+
+    __tablename__ = "history_shipments"
+
+    customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    shipment_key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    shipment_date: Mapped[date] = mapped_column(Date)
+    shipment_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    volume: Mapped[float | None] = mapped_column(Float, nullable=True)
+    revenue: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cost: Mapped[float | None] = mapped_column(Float, nullable=True)
+    delay_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    damaged: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cargo_type: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lane: Mapped[str | None] = mapped_column(Text, nullable=True)
+    channel: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class StoredInteractionRow(Base):
+    """One stored interaction; the event is (customer_id, timestamp, type): the contract has no id."""
+
+    __tablename__ = "history_interactions"
+
+    customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
+    type: Mapped[str] = mapped_column(String(128), primary_key=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    sentiment: Mapped[float | None] = mapped_column(Float, nullable=True)
+    channel: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class StoredProfileRow(Base):
+    """The latest profile of a customer (an update replaces it)."""
+
+    __tablename__ = "history_profiles"
+
+    customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    segment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    region: Mapped[str | None] = mapped_column(Text, nullable=True)
+    since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    credit_rating: Mapped[str | None] = mapped_column(Text, nullable=True)
+    contract: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    loyalty_member: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    account_manager: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 metadata = Base.metadata

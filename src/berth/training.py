@@ -98,6 +98,8 @@ class TrainedModel:
     served_predictor: str = "trees"
     # every candidate's and baseline's validation probabilities, by name (the ROC plot draws them)
     validation_predictions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # the partial-churn model's validation probabilities (what partial_churn_model.* measures)
+    validation_partial_probability: np.ndarray | None = field(default=None, repr=False)
 
     def validation_frame(self) -> pd.DataFrame:
         """Validation rows: ``customer_id, cutoff, label`` and the model's ``churn_probability``."""
@@ -307,6 +309,7 @@ def train_churn_model(
     importance: dict[str, float] = {}
     by_cutoff: pd.DataFrame | None = None
     predictions: dict[str, np.ndarray] = {}
+    partial_probability: np.ndarray | None = None
     served = "btyd" if churn_model is None else ("stack" if stack_model is not None else "trees")
     if validation is not None and len(validation):
         metrics, validation_probability, by_cutoff, selection, predictions = _evaluate(
@@ -317,9 +320,8 @@ def train_churn_model(
             notes.append(f"served churn predictor: {selection.reason}")
             log.info("churn_predictor", served=served, reason=selection.reason)
         if partial_model is not None:
-            metrics["partial_churn_model"] = churn_metrics(
-                validation.partial_churned, partial_model.predict_proba(validation.values)
-            )
+            partial_probability = partial_model.predict_proba(validation.values)
+            metrics["partial_churn_model"] = churn_metrics(validation.partial_churned, partial_probability)
     else:
         notes.append("no labelled validation cutoff: metrics unavailable")
         if churn_model is not None:
@@ -414,6 +416,7 @@ def train_churn_model(
         metrics_by_cutoff=by_cutoff,
         served_predictor=served,
         validation_predictions=predictions,
+        validation_partial_probability=partial_probability,
     )
     if artifacts_dir is not None:
         # the split first: with too short a history it is the one plot there is, and the one that says why
@@ -577,6 +580,29 @@ def _plots(
         "calibration": plot_calibration(y, result.validation_probability, folder / "calibration.png"),
         "gains": plot_gains(y, result.validation_probability, folder / "gains.png"),
     }
+    partial = result.validation_partial_probability
+    if partial is not None and np.unique(validation.partial_churned).shape[0] == 2:
+        # the partial-churn model beside BG/NBD's P(no shipment), its nearest reference
+        y_partial = validation.partial_churned
+        partial_curves = {"partial-churn model": partial}
+        if "btyd" in result.validation_predictions:
+            partial_curves["BG/NBD P(no shipment)"] = result.validation_predictions["btyd"]
+        plots["partial_churn_roc"] = plot_roc(
+            y_partial,
+            partial_curves,
+            folder / "partial_churn_roc.png",
+            title="Partial churn: ROC (validation)",
+        )
+        plots["partial_churn_calibration"] = plot_calibration(
+            y_partial,
+            partial,
+            folder / "partial_churn_calibration.png",
+            title="Partial churn: calibration (validation)",
+            observed_label="Observed partial-churn rate",
+        )
+        plots["partial_churn_gains"] = plot_gains(
+            y_partial, partial, folder / "partial_churn_gains.png", what="partial churners"
+        )
     if result.value_holdout is not None:
         plots["value_tracking"] = plot_tracking(result.value_holdout, folder / "value_tracking.png")
     if result.tiers is not None:

@@ -17,6 +17,11 @@ def _write_scores(api: Api) -> None:
             "churn_probability": [0.2, 0.7, 0.1],
             "partial_churn_probability": [0.1, float("nan"), 0.05],
             "risk_band": ["low", "high", "low"],
+            # berth score's driver columns (a missing third driver: None)
+            "driver_1": ["rhythm", "service", "volume"],
+            "driver_1_contribution": [0.4, 0.9, -0.2],
+            "driver_2": ["volume", "complaints", None],
+            "driver_2_contribution": [0.1, 0.3, float("nan")],
         }
     )
     assert api.services.store.write_scores(frame, "berth-churn", "7") == 3
@@ -33,6 +38,14 @@ def test_latest_stored_score(api: Api) -> None:
     assert body["risk_band"] == "high"
     assert body["model_version"] == "7"
     assert datetime.fromisoformat(body["scored_at"]).tzinfo is not None
+    assert [(d["name"], d["contribution"]) for d in body["drivers"]] == [
+        ("service", 0.9),
+        ("complaints", 0.3),
+    ]
+    assert body["drivers"][0]["label_zh"]
+    assert body["drivers"][0]["sentence"] is None
+    other = api.client.get("/v1/customers/C-2/score", headers=api.headers()).json()
+    assert [d["name"] for d in other["drivers"]] == ["volume"]
 
 
 def test_unknown_customer_is_404(api: Api) -> None:

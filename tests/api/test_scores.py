@@ -91,12 +91,23 @@ def _values(column: Any) -> list[Any]:
     return column.to_pylist() if isinstance(column, pyarrow.Array) else list(column)
 
 
-def test_request_id_is_propagated_or_generated(api: Api) -> None:
-    mine = api.score(headers={"X-Request-ID": "crm-123.abc"})
-    assert mine.headers["x-request-id"] == "crm-123.abc"
-    assert mine.json()["request_id"] == "crm-123.abc"
+def test_request_ids_are_unique_and_the_callers_id_is_kept_beside(api: Api) -> None:
+    first = api.score(headers={"X-Request-ID": "crm-123.abc"})
+    again = api.score(headers={"X-Request-ID": "crm-123.abc"})  # a client reusing its id
+    for response in (first, again):
+        assert response.headers["x-client-request-id"] == "crm-123.abc"
+        assert response.json()["client_request_id"] == "crm-123.abc"
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert first.json()["request_id"] != again.json()["request_id"]
+    store = api.services.store
+    api.services.writer.flush()
+    logged = [store.predictions(r.json()["request_id"]) for r in (first, again)]
+    assert [len(rows) for rows in logged] == [1, 1]
+    assert {row.client_request_id for rows in logged for row in rows} == {"crm-123.abc"}
+    assert {row.bundle_hash for rows in logged for row in rows} == {"0" * 64}  # the fake's content hash
     unsafe = api.score(headers={"X-Request-ID": "bad id with spaces"})
-    assert unsafe.headers["x-request-id"] != "bad id with spaces"
+    assert "x-client-request-id" not in unsafe.headers
+    assert unsafe.json()["client_request_id"] is None
     assert len(unsafe.headers["x-request-id"]) == 32
 
 

@@ -168,3 +168,38 @@ def test_a_training_that_fails_leaves_a_failed_run(tracking: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"), training_run() as run_id:
         raise RuntimeError("boom")
     assert mlflow.get_run(run_id).info.status == "FAILED"
+
+
+@pytest.mark.slow
+def test_registry_load_refuses_a_bundle_changed_after_registration(
+    tracking: Path, trained: TrainedModel, sim_data: PortData
+) -> None:
+    """The manifest proves integrity, not origin: an edit with a recomputed manifest in the
+    artifact store is caught by the content hash recorded on the model version."""
+    import json
+
+    import mlflow
+
+    from berth.bundle import MANIFEST, _content_hash, _sha256
+    from berth.errors import BundleIntegrityError
+
+    history = trained.history
+    assert history is not None
+    registered = log_and_register(trained, TrainConfig(model_name="tamper-churn"), sim_data, history)
+    client = mlflow.MlflowClient()
+    recorded = client.get_model_version("tamper-churn", registered.version).tags["content_hash"]
+    loaded = load_scorer_from_registry("tamper-churn")
+    assert loaded.info.version == registered.version
+    assert loaded.bundle.content_hash == recorded
+    manifests = [p for p in tracking.rglob(MANIFEST) if "bundle" in p.parts]
+    assert manifests, "the registered bundle's files are in the local artifact store"
+    for path in manifests:
+        folder = path.parent
+        bands = json.loads((folder / "risk_bands.json").read_text())
+        (folder / "risk_bands.json").write_text(json.dumps({k: v / 10 for k, v in bands.items()}))
+        manifest = json.loads(path.read_text())
+        manifest["files"] = {name: _sha256(folder / name) for name in manifest["files"]}
+        manifest["content_hash"] = _content_hash(manifest["files"])
+        path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleIntegrityError, match="recorded when it was registered"):
+        load_scorer_from_registry("tamper-churn")

@@ -30,7 +30,7 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
     store = Store(db_url)
     try:
         with store.engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
     finally:
         store.dispose()
 

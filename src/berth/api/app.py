@@ -30,8 +30,15 @@ from berth.api.holder import LoadedModel, ModelHolder
 from berth.api.metrics import Metrics
 from berth.api.middleware import ServiceMiddleware
 from berth.api.prediction_log import PredictionLogWriter
-from berth.api.routes import admin, customers, feedback, health, model, scores
-from berth.api.schemas import FeedbackCreate, FeedbackOutcome, Problem, ScoreRequest
+from berth.api.routes import admin, customers, events, feedback, health, model, scores
+from berth.api.schemas import (
+    EventsRequest,
+    FeedbackCreate,
+    FeedbackOutcome,
+    Problem,
+    ScoreByIdRequest,
+    ScoreRequest,
+)
 from berth.api.server import install_access_log_filter
 from berth.errors import ConfigError
 from berth.recommend.playbook import Playbook, load_playbook
@@ -47,7 +54,13 @@ API_VERSION = "1.0.0"
 DOCS_STATIC_URL = "/docs/static"
 
 # Bodies the routes parse themselves (berth.api.body); their schemas are added to the components.
-_RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (ScoreRequest, FeedbackCreate, FeedbackOutcome)
+_RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (
+    ScoreRequest,
+    ScoreByIdRequest,
+    EventsRequest,
+    FeedbackCreate,
+    FeedbackOutcome,
+)
 
 
 def resolve_scorer_loader(settings: Settings) -> ScorerLoader:
@@ -198,7 +211,7 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},  # no call to the online spec validator
     )
     install_error_handlers(app)
-    routers = [module.router for module in (scores, customers, feedback, model, admin, health)]
+    routers = [module.router for module in (scores, customers, events, feedback, model, admin, health)]
     # The routers' own routes (full paths: the prefix is applied when a route is added), for the
     # middleware's metrics of requests it refuses before routing.
     routes = [route for router in routers for route in router.routes]

@@ -101,11 +101,9 @@ def check_batch_size(raw: bytes, limit: int) -> None:
         raise _too_large(len(customers), limit)
 
 
-def request_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` declaring ``model`` (added to the components by the app) as the JSON body."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
-        }
-    }
+def request_body(*models: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring ``models`` (added to the components by the app) as the JSON body:
+    one of them when several are given."""
+    refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in models]
+    schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

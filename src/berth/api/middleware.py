@@ -141,10 +141,17 @@ class ServiceMiddleware:
                 content_type = value
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
-        if request_id is None:
-            request_id = uuid.uuid4().hex.encode()
+        # The server's id is unique per request (the prediction log's key, quoted in problems); the
+        # caller's X-Request-ID is a correlation id, kept beside it and echoed, never trusted unique.
+        client_request_id = request_id
+        request_id = uuid.uuid4().hex.encode()
         rid = request_id.decode()
-        scope.setdefault("state", {})["request_id"] = rid
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        state["client_request_id"] = client_request_id.decode() if client_request_id else None
+        id_headers = [(b"x-request-id", request_id)]
+        if client_request_id:
+            id_headers.append((b"x-client-request-id", client_request_id))
         status = 500
         response_started = False
 
@@ -153,7 +160,7 @@ class ServiceMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                message["headers"] = [*message.get("headers", ()), *id_headers]
             await send(message)
 
         limit = self.max_body_bytes

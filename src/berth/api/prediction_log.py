@@ -100,6 +100,8 @@ class PendingPredictions:
     scores: Sequence[CustomerScoreOut]
     created_at: datetime
     body_bytes: int = 0  # the request body's size: what the backlog bound counts
+    bundle_hash: str | None = None  # content hash of the bundle that scored (as verified at load)
+    client_request_id: str | None = None  # the caller's X-Request-ID (correlation, not unique)
     written: Future[None] = field(default_factory=Future, compare=False, repr=False)
 
     @property
@@ -117,6 +119,8 @@ class PendingPredictions:
                 input_hash=digest,
                 outputs=log_outputs(score, self.model_name),
                 created_at=self.created_at,
+                bundle_hash=self.bundle_hash,
+                client_request_id=self.client_request_id,
             )
             for customer_id, digest, score in zip(
                 self.batch.customer_ids, input_hashes(self.batch), self.scores, strict=True

@@ -311,11 +311,14 @@ class ScoreResponse(OutputModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [_SCORE_RESPONSE_EXAMPLE]})
 
-    request_id: str
+    request_id: str = Field(description="The server's unique id of this request (prediction log key).")
     model_name: str
     model_version: str
     as_of: date
     scores: list[CustomerScoreOut]
+    client_request_id: str | None = Field(
+        default=None, description="Your X-Request-ID, when sent: a correlation id, echoed, not unique."
+    )
 
 
 class StoredScoreOut(OutputModel):
@@ -329,6 +332,9 @@ class StoredScoreOut(OutputModel):
     model_name: str
     model_version: str
     scored_at: datetime
+    drivers: list[DriverOut] = Field(
+        default_factory=list, description="The top drivers stored with the score (berth score --to-db)."
+    )
     tier_current: str | None = None
     tier_expected: str | None = None
     tier_probabilities: dict[str, float] | None = None
@@ -504,3 +510,114 @@ class Problem(BaseModel):
     instance: str | None = Field(default=None, description="The request path.")
     request_id: str | None = Field(default=None, description="Also in the X-Request-ID header.")
     errors: list[ValidationIssue] | None = Field(default=None, description="Validation problems only.")
+
+
+# -- stored history: events in, scoring by id -----------------------------------------------------
+
+
+class ShipmentEvent(ShipmentIn):
+    """A shipment to store (``POST /v1/events``); stored once per (customer_id, shipment_id)."""
+
+    customer_id: CustomerId
+
+
+class InteractionEvent(InteractionIn):
+    """An interaction to store; the event is (customer_id, timestamp, type)."""
+
+    customer_id: CustomerId
+
+
+class ProfileEvent(ProfileIn):
+    """A customer's profile; it replaces the stored one."""
+
+    customer_id: CustomerId
+
+
+MAX_EVENT_ROWS = 10_000  # rows per POST /v1/events (above: 413)
+
+
+class EventsRequest(InputModel):
+    """Rows to store in the customer history (at most 10,000 rows in all, else 413).
+
+    A row that breaks this schema makes the whole body a 422 naming each field (nothing is
+    stored). The data contract's rules beyond the schema are checked row by row: a row whose date
+    is in the future (more than a day after today, UTC) or whose ``resolved_at`` precedes its
+    ``timestamp`` is refused (its result names the field and the reason) and the others are stored.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "shipments": [
+                        {
+                            "customer_id": "C-00042",
+                            "shipment_id": "S-991",
+                            "shipment_date": "2025-06-11",
+                            "volume": 9.5,
+                        }
+                    ],
+                    "interactions": [
+                        {"customer_id": "C-00042", "timestamp": "2025-06-12T09:30:00Z", "type": "complaint"}
+                    ],
+                    "profiles": [{"customer_id": "C-00042", "segment": "forwarder", "region": "EU"}],
+                }
+            ]
+        }
+    )
+
+    shipments: list[ShipmentEvent] = Field(default_factory=list)
+    interactions: list[InteractionEvent] = Field(default_factory=list)
+    profiles: list[ProfileEvent] = Field(default_factory=list)
+
+
+class RowProblem(OutputModel):
+    """Why a row was refused."""
+
+    field: str = Field(description="The row's field (dotted path within the row), or '' for the row.")
+    reason: str
+
+
+class EventResult(OutputModel):
+    """What happened to one row, in request order."""
+
+    status: Literal["stored", "duplicate", "updated", "refused"] = Field(
+        description="stored: new; duplicate: already stored (nothing changed); updated: a profile "
+        "replaced; refused: see problems."
+    )
+    customer_id: str | None = None
+    problems: list[RowProblem] | None = None
+
+
+class EventsResponse(OutputModel):
+    """Per-row results; the rows reported stored are committed when this response is sent."""
+
+    request_id: str
+    stored: int
+    duplicates: int
+    updated: int
+    refused: int
+    shipments: list[EventResult]
+    interactions: list[EventResult]
+    profiles: list[EventResult]
+
+
+def _distinct(ids: list[str]) -> list[str]:
+    if len(set(ids)) != len(ids):
+        raise PydanticCustomError("duplicate_customer", "customer ids must be distinct")
+    return ids
+
+
+class ScoreByIdRequest(InputModel):
+    """Customers to score from their stored history (``POST /v1/events``, ``berth ingest``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"as_of": "2025-06-30", "customer_ids": ["C-00042"]}]}
+    )
+
+    as_of: IsoDate = Field(description="Score as of this date: stored rows after it are left out.")
+    customer_ids: Annotated[list[CustomerId], AfterValidator(_distinct)] = Field(
+        min_length=1,
+        description="Distinct ids (at most max_batch_size, else 413); ids without a stored shipment up "
+        "to as_of are a 404 naming them.",
+    )

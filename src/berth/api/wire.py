@@ -201,6 +201,7 @@ class ScoreResponse(msgspec.Struct, frozen=True, gc=False):
     model_version: str
     as_of: date
     scores: list[CustomerScoreOut]
+    client_request_id: str | None = None
 
 
 _RESPONSE_ENCODER = msgspec.json.Encoder()

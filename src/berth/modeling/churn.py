@@ -182,7 +182,7 @@ def fit_churn_classifier(
     params: Mapping[str, Any] | None = None,
     num_boost_round: int = 400,
     early_stopping_rounds: int = 40,
-    calibration_method: str = "isotonic",
+    calibration_method: str = "platt",
     seed: int = 0,
 ) -> ChurnClassifier:
     """Fit trees on the earlier slice, early-stop and calibrate on the later one."""

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from berth.api.deps import ScoreCaller, ServicesDep
+from berth.api.deps import ScoreCaller, Services, ServicesDep
 from berth.api.errors import ProblemError, problem_responses
-from berth.api.schemas import CustomerRecommendationsOut, RecommendationOut, StoredScoreOut
+from berth.api.prediction_log import PendingPredictions
+from berth.api.schemas import CustomerRecommendationsOut, DriverOut, RecommendationOut, StoredScoreOut
+from berth.api.stored import stored_batch_of
+from berth.features import GROUP_LABELS
 from berth.recommend.for_scores import recommend_for_scores
 from berth.recommend.playbook import Playbook
-from berth.scoring import CustomerScore, Driver
+from berth.scoring import (
+    LOYALTY_AMOUNT_FIELDS,
+    LOYALTY_LABEL_FIELDS,
+    LOYALTY_PROBABILITY_FIELDS,
+    CustomerScore,
+    Driver,
+)
 from berth.store import ScoreRecord, Store
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -21,16 +31,26 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 @router.get(
     "/{customer_id}/score",
     response_model=StoredScoreOut,
-    summary="Latest stored score of a customer",
+    summary="Latest stored score of a customer, or a fresh one from the stored history",
     responses=problem_responses(401, 403, 404, 422, 503),
 )
-def read_customer_score(
+async def read_customer_score(
     customer_id: Annotated[str, Path(min_length=1, max_length=128)],
     caller: ScoreCaller,
     services: ServicesDep,
+    request: Request,
+    fresh: Annotated[
+        bool, Query(description="Score now from the stored history (POST /v1/events, berth ingest).")
+    ] = False,
+    as_of: Annotated[
+        date | None, Query(description="With fresh=true: score as of this date (default today, UTC).")
+    ] = None,
 ) -> StoredScoreOut:
-    """The batch score with the latest ``as_of`` (from ``berth score``), or 404."""
-    record = services.store.latest_score(customer_id)
+    """The batch score with the latest ``as_of`` (from ``berth score``), or 404; with ``fresh=true``
+    the serving model's score from the customer's stored history (logged like POST /v1/scores)."""
+    if fresh:
+        return await _fresh_score(request, services, customer_id, as_of or datetime.now(UTC).date())
+    record = await run_in_threadpool(services.store.latest_score, customer_id)
     if record is None:
         raise ProblemError(404, f"no stored score for customer {customer_id!r}", kind="not-found")
     return StoredScoreOut(
@@ -42,9 +62,74 @@ def read_customer_score(
         model_name=record.model_name,
         model_version=record.model_version,
         scored_at=record.scored_at,
+        drivers=[
+            DriverOut(
+                name=name, contribution=value, label_en=GROUP_LABELS[name][0], label_zh=GROUP_LABELS[name][1]
+            )
+            for name, value in record.drivers
+            if name in GROUP_LABELS
+        ],
         **record.loyalty,
     )
 
+
+async def _fresh_score(request: Request, services: Services, customer_id: str, as_of: date) -> StoredScoreOut:
+    """Score one customer from the stored history, log it, and answer in the stored score's shape."""
+    from berth.api.routes.scores import ScoreOptions, _bundle_hash, _log_predictions, _score
+
+    model = services.holder.require()
+    reservation = services.writer.reserve(0)
+    if reservation is None:
+        raise ProblemError(
+            503,
+            "the prediction log is behind; retry shortly",
+            kind="overloaded",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        batch = await stored_batch_of(services.store, [customer_id], as_of)
+        (score,) = _score(model, batch, ScoreOptions(playbook=None))
+        info = model.info
+        await _log_predictions(
+            services,
+            PendingPredictions(
+                request_id=request.state.request_id,
+                model_name=info.name,
+                model_version=info.version,
+                batch=batch,
+                scores=[score],
+                created_at=datetime.now(UTC),
+                bundle_hash=_bundle_hash(info.content_hash),
+                client_request_id=getattr(request.state, "client_request_id", None),
+            ),
+            reservation,
+        )
+    finally:
+        reservation.release()
+    services.metrics.scores_served.labels(info.version).inc(1)
+    return StoredScoreOut(
+        customer_id=customer_id,
+        as_of=as_of,
+        churn_probability=score.churn_probability,
+        partial_churn_probability=score.partial_churn_probability,
+        risk_band=score.risk_band,
+        model_name=info.name,
+        model_version=info.version,
+        scored_at=datetime.now(UTC),
+        drivers=[
+            DriverOut(name=d.name, contribution=d.contribution, label_en=d.label_en, label_zh=d.label_zh)
+            for d in score.drivers
+        ],
+        **{name: getattr(score, name) for name in _LOYALTY_OUT},
+    )
+
+
+_LOYALTY_OUT = (
+    *LOYALTY_LABEL_FIELDS,
+    *LOYALTY_PROBABILITY_FIELDS,
+    *LOYALTY_AMOUNT_FIELDS,
+    "tier_probabilities",
+)
 
 CustomerId = Annotated[str, Path(min_length=1, max_length=128)]
 

@@ -22,7 +22,8 @@ from berth.api.deps import ScoringContextDep, Services
 from berth.api.errors import ProblemError, problem_responses
 from berth.api.holder import LoadedModel
 from berth.api.prediction_log import PendingPredictions, Reservation
-from berth.api.schemas import ScoreRequest, ScoreResponse
+from berth.api.schemas import ScoreByIdRequest, ScoreRequest, ScoreResponse
+from berth.api.stored import stored_batch
 from berth.api.threads import helper
 from berth.api.wire import CustomerScoreOut
 from berth.i18n import negotiate_language
@@ -96,8 +97,8 @@ def _scores(scorer: Scorer, batch: DecodedBatch, lang: str) -> list[CustomerScor
     "/scores",
     response_model=ScoreResponse,
     summary="Score customers",
-    openapi_extra=request_body(ScoreRequest),
-    responses=problem_responses(400, 401, 403, 413, 415, 422, 500, 503, 504),
+    openapi_extra=request_body(ScoreRequest, ScoreByIdRequest),
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 500, 503, 504),
 )
 async def create_scores(
     request: Request,
@@ -112,7 +113,9 @@ async def create_scores(
 ) -> Response:
     """Score each customer as of ``as_of``; every served score is written to the prediction log.
 
-    The body is a ``ScoreRequest``; more than ``max_batch_size`` customers is a 413. Each driver
+    The body is a ``ScoreRequest`` (histories in the body) or a ``ScoreByIdRequest`` (customer ids
+    whose histories are stored: ``POST /v1/events``, ``berth ingest``; ids without one are a 404);
+    more than ``max_batch_size`` customers is a 413. Each driver
     carries a sentence in ``lang`` (or the Accept-Language header's language); with a playbook
     configured, each score carries its recommended actions unless ``recommendations=false``.
     """
@@ -151,8 +154,9 @@ async def _score_and_log(
         # the prediction-log writer waits while a large body is read and scored (bounded: defer_s)
         with services.writer.foreground() if large else nullcontext():
             raw = await request.body()
-            decoded = None
-            if len(raw) <= settings.inline_scoring_max_bytes:
+            # {"as_of", "customer_ids"}: the histories come from the store (berth.api.stored)
+            decoded = await stored_batch(raw, services.store, settings.max_batch_size)
+            if decoded is None and len(raw) <= settings.inline_scoring_max_bytes:
                 decoded = decode_batch(raw, settings.max_batch_size)
             if decoded is not None and len(decoded.customer_ids) <= INLINE_MAX_CUSTOMERS:
                 # A few customers (one customer's history: ~14 kB) are a bounded millisecond of
@@ -186,11 +190,14 @@ async def _score_and_log(
             scores=scores,
             created_at=datetime.now(UTC),
             body_bytes=len(raw),
+            bundle_hash=_bundle_hash(info.content_hash),
+            client_request_id=request.state.client_request_id,
         ),
         reservation,
     )
     services.metrics.scores_served.labels(info.version).inc(len(scores))
     payload = wire.ScoreResponse(
+        client_request_id=request.state.client_request_id,
         request_id=request_id,
         model_name=info.name,
         model_version=info.version,
@@ -200,6 +207,12 @@ async def _score_and_log(
     # Serialised here: returning a model would have FastAPI validate every score again (tens of
     # ms for 1,000 customers) although to_outputs already checked them. ScoreResponse documents it.
     return Response(content=wire.encode_response(payload), media_type="application/json")
+
+
+def _bundle_hash(content_hash: str) -> str | None:
+    """The hex digest of ``sha256:<hex>`` (what the log's 64-character column holds)."""
+    digest = content_hash.removeprefix("sha256:")
+    return digest if len(digest) == 64 else None
 
 
 async def _log_predictions(services: Services, pending: PendingPredictions, reservation: Reservation) -> None:
