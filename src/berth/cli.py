@@ -168,13 +168,17 @@ def ingest(
     bundle: Annotated[
         Path | None,
         typer.Option(
-            help="Bundle folder whose feature lookback bounds the kept history (default: "
+            help="With --retention-days: keep at least this bundle's feature lookback (default: "
             "BERTH_MODEL_SOURCE when it is a folder)."
         ),
     ] = None,
     retention_days: Annotated[
         int | None,
-        typer.Option(min=1, help="Days of history to keep without a bundle (with one: at least this many)."),
+        typer.Option(
+            min=1,
+            help="Prune history older than this many days (at least the bundle's lookback); "
+            "default: keep everything, so whole-history features score as in training.",
+        ),
     ] = None,
     quarantine: Annotated[
         Path | None, typer.Option(help="Where to write quarantined rows (default DATA/quarantine.csv).")
@@ -437,7 +441,7 @@ def plan(
         f"wrote {output} and {page}"
     )
     if to_db:
-        stored = _store().write_plan(campaign.plan, scorer.info.name, scorer.info.version)
+        stored = _db_call(lambda: _store().write_plan(campaign.plan, scorer.info.name, scorer.info.version))
         console.print(
             f"Stored {stored:,} planned customers of campaign {campaign.campaign_id} in the database."
         )
@@ -607,8 +611,10 @@ def feedback_import(
     file: Annotated[
         Path,
         typer.Argument(
+            exists=True,
+            dir_okay=False,
             help="CSV exported from the CRM: customer_id, action, taken_at, and optionally outcome, "
-            "outcome_at, notes, request_id, campaign_id (the POST /v1/feedback fields)."
+            "outcome_at, notes, request_id, campaign_id (the POST /v1/feedback fields).",
         ),
     ],
     quarantine: Annotated[
@@ -621,9 +627,10 @@ def feedback_import(
     from berth.recommend.feedback import read_feedback
 
     result = read_feedback(file)
-    stored, repeated = _store().import_feedback(result.accepted)
+    stored, outcomes, repeated = _db_call(lambda: _store().import_feedback(result.accepted))
     console.print(
         f"Stored {stored:,} of {result.rows:,} feedback rows from {file}"
+        + (f"; {outcomes:,} outcomes added to actions stored before" if outcomes else "")
         + (f" ({repeated:,} already stored, skipped)." if repeated else ".")
     )
     if len(result.refused):

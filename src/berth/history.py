@@ -33,6 +33,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from berth import tables
 from berth.store import (
@@ -289,6 +290,12 @@ def _stage(connection: Connection, table: str, columns: Sequence[str], rows: Seq
                 f'INSERT INTO temp."{stage}" VALUES ({marks})',
                 [tuple(map(_sqlite_value, row)) for row in rows],
             )
+    except connection.dialect.loaded_dbapi.Error as exc:
+        # raw driver calls: wrapped as SQLAlchemy would, so callers' database-error paths (503 over
+        # HTTP, one line in the CLI) catch them like every other statement's
+        raise DBAPIError.instance(
+            f"bulk load of {table}", None, exc, connection.dialect.loaded_dbapi.Error
+        ) from exc
     finally:
         cursor.close()
     return sa_table(stage, *(sa_column(c) for c in columns))

@@ -73,17 +73,18 @@ class IngestReport:
 
 
 def retention_days(bundle: Path | None, configured: int | None) -> int | None:
-    """Days of history to keep: the bundle's feature lookback (``feature_spec.json``), at least
-    ``configured`` when both are given; ``configured`` without a bundle; None (no pruning) with neither."""
+    """Days of history to keep: None (keep everything) unless ``configured`` is given, then at least
+    the bundle's feature lookback (``feature_spec.json``). Pruning is opt-in because features over
+    the whole history (first-shipment age, gap mean, the BG/NBD inputs) differ once it is cut."""
     lookback: int | None = None
     if bundle is not None:
         spec = bundle / "feature_spec.json"
         if not spec.is_file():
             raise ConfigError(f"{bundle} is not a model bundle folder: no feature_spec.json")
         lookback = int(json.loads(spec.read_text(encoding="utf-8"))["lookback_days"])
-    if lookback is None:
-        return configured
-    return max(lookback, configured) if configured is not None else lookback
+    if configured is None:
+        return None
+    return max(lookback, configured) if lookback is not None else configured
 
 
 def ingest_folder(

@@ -733,29 +733,43 @@ class Store:
         with self.engine.begin() as connection:
             return int(connection.execute(insert(FeedbackRow).returning(FeedbackRow.id), values).scalar_one())
 
-    def import_feedback(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-        """Store feedback rows (:meth:`add_feedback`'s arguments) in one transaction, skipping any
-        whose (customer_id, action, taken_at) is stored already; return (stored, skipped)."""
+    def import_feedback(self, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int, int]:
+        """Store feedback rows (:meth:`add_feedback`'s arguments) in one transaction; return
+        (stored, outcomes added, skipped). A row whose (customer_id, action, taken_at) is stored
+        already is skipped, unless it brings the outcome the stored one lacks (a CRM export
+        re-sent once the outcome is known): then that outcome is recorded."""
         customers = sorted({str(r["customer_id"]) for r in rows})
         key_columns = (FeedbackRow.customer_id, FeedbackRow.action, FeedbackRow.taken_at)
         now = _now()
         with self.engine.begin() as connection:
-            seen = {
-                (c, a, _as_utc(t))
+            seen: dict[tuple[str, str, datetime], tuple[int, str | None]] = {
+                (c, a, _as_utc(t)): (i, o)
                 for start in range(0, len(customers), 500)
-                for c, a, t in connection.execute(
-                    select(*key_columns).where(FeedbackRow.customer_id.in_(customers[start : start + 500]))
+                for c, a, t, i, o in connection.execute(
+                    select(*key_columns, FeedbackRow.id, FeedbackRow.outcome).where(
+                        FeedbackRow.customer_id.in_(customers[start : start + 500])
+                    )
                 )
             }
-            fresh = []
+            fresh, outcomes = [], 0
             for row in rows:
                 key = (str(row["customer_id"]), str(row["action"]), _as_utc(row["taken_at"]))
                 if key not in seen:
-                    seen.add(key)
+                    seen[key] = (-1, row.get("outcome"))
                     fresh.append({**_FEEDBACK_DEFAULTS, **row, "created_at": now})
+                    continue
+                stored_id, stored_outcome = seen[key]
+                if stored_id > 0 and stored_outcome is None and row.get("outcome") is not None:
+                    connection.execute(
+                        update(FeedbackRow)
+                        .where(FeedbackRow.id == stored_id)
+                        .values(outcome=row["outcome"], outcome_at=row.get("outcome_at"))
+                    )
+                    seen[key] = (stored_id, row["outcome"])
+                    outcomes += 1
             for start in range(0, len(fresh), _WRITE_CHUNK):
                 connection.execute(insert(FeedbackRow), fresh[start : start + _WRITE_CHUNK])
-        return len(fresh), len(rows) - len(fresh)
+        return len(fresh), outcomes, len(rows) - len(fresh) - outcomes
 
     def record_outcome(self, feedback_id: int, outcome: str, outcome_at: datetime) -> bool:
         """Set the outcome of an existing feedback entry; False when there is no such entry."""
@@ -820,11 +834,14 @@ class Store:
         return len(rows)
 
     def latest_planned_action(self, customer_id: str) -> PlannedActionRecord | None:
-        """The customer's row of the latest stored plan that includes it (by as_of, then storing time)."""
+        """The customer's row in the latest stored campaign(s) (the latest ``as_of``; among several
+        that day, the one stored last), or None when the latest campaigns leave it out: an older
+        campaign's action is not a recommendation any more."""
         columns = [getattr(PlannedActionRow, f.name) for f in dataclass_fields(PlannedActionRecord)]
+        latest = select(func.max(PlannedActionRow.as_of)).scalar_subquery()
         query = (
             select(*columns)
-            .where(PlannedActionRow.customer_id == customer_id)
+            .where(PlannedActionRow.customer_id == customer_id, PlannedActionRow.as_of == latest)
             .order_by(
                 PlannedActionRow.as_of.desc(), PlannedActionRow.created_at.desc(), PlannedActionRow.id.desc()
             )

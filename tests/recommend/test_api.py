@@ -238,6 +238,11 @@ def test_recommendations_by_customer_from_the_stored_plan_then_the_score(client:
     assert from_score["group"] is None
     assert from_score["recommendations"], from_score
     assert all(r["expected_net_value"] > 0 for r in from_score["recommendations"])
+    # a later campaign that leaves A out: A's old action is no recommendation any more
+    later = _plan_rows().iloc[[1]].assign(campaign_id="c2", as_of="2025-09-30", customer_id="Q")
+    store.write_plan(later, "berth-churn", "3")
+    assert client.get("/v1/customers/A/recommendations").status_code == 404  # no stored score for A
+    assert client.get("/v1/customers/Q/recommendations").json()["campaign_id"] == "c2"
     # feedback quotes the campaign it answers
     created = client.post(
         "/v1/feedback",
@@ -286,7 +291,18 @@ def test_feedback_import_stores_valid_rows_once_and_quarantines_the_rest(
     said = " ".join(again.output.split())  # rich wraps long lines
     assert "Stored 0 of 4" in said
     assert "2 already stored" in said
+    # the CRM re-exports the C2 action once its outcome is known: the outcome is added, not a twin
+    later = tmp_path / "crm_later.csv"
+    later.write_text(
+        "customer_id,action,taken_at,outcome,outcome_at\nC2,follow_up_call,2025-07-01,lost,2025-10-01\n",
+        encoding="utf-8",
+    )
+    updated = runner.invoke(cli, ["feedback", "import", str(later)])
+    assert "1 outcomes added" in " ".join(updated.output.split())
     store = Store(url)
+    second_row = store.get_feedback(2)
+    assert second_row is not None
+    assert second_row.outcome == "lost"
     first_row = store.get_feedback(1)
     assert first_row is not None
     assert first_row.campaign_id == "c1"

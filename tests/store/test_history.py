@@ -89,8 +89,9 @@ def test_ingest_prunes_to_the_lookback_and_stays_idempotent(store: Store, tmp_pa
 
 def test_retention_days_from_the_bundle(tmp_path: Path) -> None:
     (tmp_path / "feature_spec.json").write_text(json.dumps({"lookback_days": 400}))
-    assert retention_days(tmp_path, None) == 400
+    assert retention_days(tmp_path, None) is None  # pruning is opt-in: whole-history features
     assert retention_days(tmp_path, 730) == 730
+    assert retention_days(tmp_path, 90) == 400  # never below what the features read
     assert retention_days(None, 90) == 90
     assert retention_days(None, None) is None
 

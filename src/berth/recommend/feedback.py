@@ -51,7 +51,13 @@ def _reason(error: ValidationError) -> str:
 
 def read_feedback(path: Path) -> FeedbackImport:
     """Read and check a feedback CSV; a missing required column is a :class:`DataContractError`."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        # CRM exports are small: pandas' sniffing reader takes ';' or tab files and a BOM alike
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, sep=None, engine="python", encoding="utf-8-sig"
+        )
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataContractError(f"{path}: not a readable CSV file ({exc})") from exc
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise DataContractError(

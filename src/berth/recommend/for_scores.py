@@ -16,6 +16,8 @@ from berth.recommend.playbook import Playbook
 from berth.recommend.ranking import Recommendation, recommend_customers
 from berth.scoring import CustomerScore
 
+NOT_ELIGIBLE = "not scored by the churn model (no shipment within its lookback): no recommendation"
+
 
 def score_columns(
     scores: Sequence[CustomerScore], playbook: Playbook, segments: Mapping[str, str | None] | None = None
@@ -43,4 +45,10 @@ def recommend_for_scores(
     ``"pays"``, or none and the reason."""
     if not scores:
         return []
-    return recommend_customers(score_columns(scores, playbook, segments), playbook)
+    # as berth plan: only customers the model scored (a lapsed customer's BG/NBD fallback is not
+    # a churn score the playbook's priors were set for)
+    eligible = [s for s in scores if s.eligible]
+    ranked = iter(
+        recommend_customers(score_columns(eligible, playbook, segments), playbook) if eligible else []
+    )
+    return [next(ranked) if s.eligible else ((), NOT_ELIGIBLE) for s in scores]

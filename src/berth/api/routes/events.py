@@ -104,6 +104,13 @@ def _validated(
     return out
 
 
+def _checked(raw: bytes) -> dict[str, list[BaseModel | list[RowProblem]]]:
+    """The body's rows, each parsed or refused: up to 10,000 rows of work, so off the event loop."""
+    rows = _rows_of(raw)
+    latest = datetime.now(UTC).date() + timedelta(days=FUTURE_TOLERANCE_DAYS)
+    return {table: _validated(model, rows[table], latest) for table, model in _TABLES.items()}
+
+
 def _record(row: BaseModel) -> dict[str, Any]:
     record = row.model_dump()
     sentiment = record.get("sentiment")
@@ -141,9 +148,7 @@ async def create_events(request: Request, caller: ScoreCaller, services: Service
     ``updated`` (a profile replaced) or ``refused`` (with the field and the reason; other rows are
     stored all the same). Scoring by id (``POST /v1/scores`` with ``customer_ids``) reads them.
     """
-    rows = _rows_of(await request.body())
-    latest = datetime.now(UTC).date() + timedelta(days=FUTURE_TOLERANCE_DAYS)
-    checked = {table: _validated(model, rows[table], latest) for table, model in _TABLES.items()}
+    checked = await run_in_threadpool(_checked, await request.body())
     valid = {
         table: [_record(r) for r in items if not isinstance(r, list)] for table, items in checked.items()
     }

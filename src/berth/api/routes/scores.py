@@ -79,7 +79,9 @@ def _segments(batch: DecodedBatch) -> Mapping[str, str | None]:
     if column is None:
         return {}
     values = column.to_pylist() if hasattr(column, "to_pylist") else list(column)
-    return dict(zip(batch.customer_ids, values, strict=True))
+    # as the history build reads labels (berth plan's path): trimmed, lower case
+    normalised = [None if v is None else str(v).strip().lower() or None for v in values]
+    return dict(zip(batch.customer_ids, normalised, strict=True))
 
 
 def _scores(scorer: Scorer, batch: DecodedBatch, lang: str) -> list[CustomerScore]:
@@ -135,6 +137,7 @@ async def create_scores(
     try:
         response = await _score_and_log(request, context, reservation, body_bytes, options)
         response.headers["Content-Language"] = language
+        response.headers["Vary"] = "Accept-Language"
         return response
     finally:
         reservation.release()
