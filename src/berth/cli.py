@@ -759,7 +759,8 @@ def keys_create(
 @_handle_errors
 def apikey_create(
     scope: Annotated[
-        list[str] | None, typer.Option("--scope", help="score and/or admin; repeat it [default: score].")
+        list[str] | None,
+        typer.Option("--scope", help="score, events and/or admin; repeat it [default: score]."),
     ] = None,
     name: Annotated[str, typer.Option(help="Who or what uses the key (e.g. crm-prod).")] = "",
 ) -> None:

@@ -249,6 +249,9 @@ def _folder_listing(folder: Path) -> str:
     return ", ".join(names[:_LISTED_FILES]) + more
 
 
+QUARANTINE_SUFFIX = "quarantine.csv"
+
+
 def table_files(folder: Path, table: str, pattern: str | None) -> list[Path]:
     """The files holding ``table``: those matching ``pattern`` (a name or glob, in name order), or
     the default ``table.csv`` / ``table.parquet`` when ``pattern`` is None (empty when absent).
@@ -258,7 +261,12 @@ def table_files(folder: Path, table: str, pattern: str | None) -> list[Path]:
     if pattern is None:
         found = find_table_file(folder, table)
         return [] if found is None else [found]
-    paths = sorted(path for path in folder.glob(pattern) if path.is_file())
+    # Berth's own outputs beside the data (quarantine.csv, FILE.quarantine.csv) never match a table.
+    paths = sorted(
+        path
+        for path in folder.glob(pattern)
+        if path.is_file() and not path.name.lower().endswith(QUARANTINE_SUFFIX)
+    )
     if not paths:
         raise DataContractError(
             f"no file matches {pattern!r} (data.tables.{table}); files in the folder: "

@@ -78,7 +78,7 @@ __all__ = [
     "upgrade",
 ]
 
-API_SCOPES: Final = ("score", "admin")
+API_SCOPES: Final = ("score", "events", "admin")  # events: may write customer history
 _KEY_PREFIX: Final = "bk_"
 _MAX_KEY_LENGTH: Final = 256
 _WRITE_CHUNK: Final = 5_000

@@ -44,6 +44,11 @@ def test_latest_stored_score(api: Api) -> None:
     ]
     assert body["drivers"][0]["label_zh"]
     assert body["drivers"][0]["sentence"] is None
+    assert_problem(
+        api.client.get("/v1/customers/C-1/score?as_of=2025-03-31", headers=api.headers()),
+        422,
+        "validation-error",
+    )
     other = api.client.get("/v1/customers/C-2/score", headers=api.headers()).json()
     assert [d["name"] for d in other["drivers"]] == ["volume"]
 

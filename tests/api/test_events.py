@@ -55,7 +55,8 @@ def _events(customer_id: str = "C-1") -> dict[str, Any]:
 
 
 def _post(api: Api, body: Any) -> Any:
-    return api.client.post("/v1/events", json=body, headers=api.headers())
+    _, key = api.services.store.create_api_key(["events"], "history feed")
+    return api.client.post("/v1/events", json=body, headers=api.headers(key))
 
 
 def test_events_are_stored_once(api: Api) -> None:
@@ -144,9 +145,10 @@ def test_too_many_rows_is_413(api: Api) -> None:
     assert_problem(_post(api, {"shipments": rows}), 413, "batch-too-large")
 
 
-def test_events_need_the_score_scope(api: Api) -> None:
-    response = api.client.post("/v1/events", json=_events(), headers=api.headers(api.admin_key))
-    assert_problem(response, 403, "forbidden")
+def test_events_need_the_events_scope(api: Api) -> None:
+    for key in (api.score_key, api.admin_key, api.all_key):  # scoring keys cannot rewrite history
+        response = api.client.post("/v1/events", json=_events(), headers=api.headers(key))
+        assert_problem(response, 403, "forbidden")
 
 
 def _history_body(customer_id: str, as_of: str) -> dict[str, Any]:

@@ -36,12 +36,12 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def conformance_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, str]:
-    """An app on its own database, with a key holding both scopes."""
+    """An app on its own database, with a key holding every scope."""
     path: Path = tmp_path_factory.mktemp("schemathesis") / "berth.db"
     url = f"sqlite:///{path}"
     upgrade(url)
     store = Store(url)
-    _, key = store.create_api_key(["score", "admin"], "schemathesis")
+    _, key = store.create_api_key(["score", "events", "admin"], "schemathesis")
     store.dispose()
     return create_app(Settings(database_url=url, max_batch_size=25, request_timeout_s=10), FakeScorer), key
 

@@ -310,6 +310,8 @@ RETAIL_COLUMNS = {"cust": "customer_id", "order_date": "shipment_date", "order_n
 def test_tables_map_a_file_name_or_glob_and_several_files_are_one_table(tmp_path: Path) -> None:
     _retail(tmp_path, "transactions_2024.csv", ["O1,C1,2024-01-05", "O2,C2,2024-02-01"])
     _retail(tmp_path, "transactions_2025.csv", ["O3,C1,2024-03-05"])
+    # what a feedback import or a validation wrote beside the data is never read as a table
+    _retail(tmp_path, "transactions_2025.quarantine.csv", ["O9,C9,2024-03-05"])
     config = DataConfig.model_validate(
         {"tables": {"shipments": "transactions_*.csv"}, "columns": {"shipments": RETAIL_COLUMNS}}
     )

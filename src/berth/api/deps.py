@@ -32,7 +32,7 @@ _CACHE_MAX: Final = 10_000
 api_key_scheme = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
-    description="An API key from `berth apikey create`; scopes `score` and/or `admin`.",
+    description="An API key from `berth apikey create`; scopes `score`, `events` and/or `admin`.",
 )
 
 
@@ -163,3 +163,5 @@ async def get_scoring_context(
 ScoreCaller = Annotated[Caller, Depends(require_scope("score"))]
 ScoringContextDep = Annotated[ScoringContext, Depends(get_scoring_context)]
 AdminCaller = Annotated[Caller, Depends(require_scope("admin"))]
+# Writing history changes later scores (by id): a scope of its own, not every scoring key's right.
+EventsCaller = Annotated[Caller, Depends(require_scope("events"))]

@@ -50,6 +50,22 @@ async def read_customer_score(
     the serving model's score from the customer's stored history (logged like POST /v1/scores)."""
     if fresh:
         return await _fresh_score(request, services, customer_id, as_of or datetime.now(UTC).date())
+    if as_of is not None:
+        raise ProblemError(
+            422,
+            "as_of applies to fresh=true only: the stored score is the latest berth score wrote",
+            kind="validation-error",
+            extra={
+                "errors": [
+                    {
+                        "loc": ["query", "as_of"],
+                        "pointer": "",
+                        "msg": "as_of needs fresh=true",
+                        "type": "value_error",
+                    }
+                ]
+            },
+        )
     record = await run_in_threadpool(services.store.latest_score, customer_id)
     if record is None:
         raise ProblemError(404, f"no stored score for customer {customer_id!r}", kind="not-found")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from berth.api.body import parse_body, request_body
-from berth.api.deps import ScoreCaller, ServicesDep
+from berth.api.deps import EventsCaller, ServicesDep
 from berth.api.errors import ProblemError, problem_responses
 from berth.api.schemas import (
     MAX_EVENT_ROWS,
@@ -140,7 +140,7 @@ def _results(
     openapi_extra=request_body(EventsRequest),
     responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
 )
-async def create_events(request: Request, caller: ScoreCaller, services: ServicesDep) -> EventsResponse:
+async def create_events(request: Request, caller: EventsCaller, services: ServicesDep) -> EventsResponse:
     """Store each valid row in the customer history; answer once they are committed.
 
     The body is an ``EventsRequest``. Each row's result says ``stored`` (new), ``duplicate`` (the
