@@ -58,40 +58,12 @@ __all__ = [
 INTERACTION_TYPES: Final = frozenset(tables.INTERACTION_TYPES)
 _IN_CHUNK: Final = 500  # ids per IN (...) list
 _MAX_ID: Final = 128
-_SHIPMENT_FIELDS: Final = (
-    "customer_id",
-    "shipment_date",
-    "shipment_id",
-    "volume",
-    "revenue",
-    "cost",
-    "delay_hours",
-    "damaged",
-    "cargo_type",
-    "lane",
-    "channel",
-)
+# the data contract's columns, in its order (berth.tables)
+_SHIPMENT_FIELDS: Final = (*tables.SHIPMENT_REQUIRED, *tables.SHIPMENT_OPTIONAL)
 _SHIPMENT_NUMBERS: Final = ("volume", "revenue", "cost", "delay_hours", "damaged")
 _SHIPMENT_TEXT: Final = ("shipment_id", "cargo_type", "lane", "channel")
-_INTERACTION_FIELDS: Final = (
-    "customer_id",
-    "timestamp",
-    "type",
-    "score",
-    "resolved_at",
-    "sentiment",
-    "channel",
-)
-_PROFILE_FIELDS: Final = (
-    "customer_id",
-    "segment",
-    "region",
-    "since",
-    "credit_rating",
-    "contract",
-    "loyalty_member",
-    "account_manager",
-)
+_INTERACTION_FIELDS: Final = (*tables.INTERACTION_REQUIRED, *tables.INTERACTION_OPTIONAL)
+_PROFILE_FIELDS: Final = (*tables.CUSTOMER_REQUIRED, *tables.CUSTOMER_OPTIONAL)
 _PROFILE_TEXT: Final = ("segment", "region", "credit_rating", "account_manager")
 
 

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from berth import tables
 from berth.api.app import create_app
 from berth.bundle import BundleScorer
 from berth.cli import app as cli
@@ -28,28 +29,10 @@ from berth.training import TrainedModel
 
 from .conftest import PLAYBOOK
 
-SHIPMENT_FIELDS = (
-    "shipment_date",
-    "shipment_id",
-    "volume",
-    "revenue",
-    "cost",
-    "delay_hours",
-    "damaged",
-    "cargo_type",
-    "lane",
-    "channel",
-)
-INTERACTION_FIELDS = ("timestamp", "type", "score", "resolved_at", "sentiment", "channel")
-PROFILE_FIELDS = (
-    "segment",
-    "region",
-    "since",
-    "credit_rating",
-    "contract",
-    "loyalty_member",
-    "account_manager",
-)
+# the data contract's columns of a customer's records (berth.tables), without the customer id
+SHIPMENT_FIELDS = (tables.SHIPMENT_DATE, *tables.SHIPMENT_OPTIONAL)
+INTERACTION_FIELDS = (tables.TIMESTAMP, tables.INTERACTION_TYPE, *tables.INTERACTION_OPTIONAL)
+PROFILE_FIELDS = tables.CUSTOMER_OPTIONAL
 
 
 def _json_value(value: Any) -> Any:

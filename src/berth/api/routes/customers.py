@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from berth.api.deps import ScoreCaller, Services, ServicesDep
 from berth.api.errors import ProblemError, problem_responses
-from berth.api.prediction_log import PendingPredictions
+from berth.api.routes.scores import ScoreOptions, _score, log_served, reserve_log
 from berth.api.schemas import CustomerRecommendationsOut, DriverOut, RecommendationOut, StoredScoreOut
 from berth.api.stored import stored_batch_of
 from berth.features import GROUP_LABELS
@@ -78,66 +79,44 @@ async def read_customer_score(
         model_name=record.model_name,
         model_version=record.model_version,
         scored_at=record.scored_at,
-        drivers=[
-            DriverOut(
-                name=name, contribution=value, label_en=GROUP_LABELS[name][0], label_zh=GROUP_LABELS[name][1]
-            )
-            for name, value in record.drivers
-            if name in GROUP_LABELS
-        ],
+        drivers=_drivers_out(record.drivers),
         **record.loyalty,
     )
 
 
 async def _fresh_score(request: Request, services: Services, customer_id: str, as_of: date) -> StoredScoreOut:
     """Score one customer from the stored history, log it, and answer in the stored score's shape."""
-    from berth.api.routes.scores import ScoreOptions, _bundle_hash, _log_predictions, _score
-
     model = services.holder.require()
-    reservation = services.writer.reserve(0)
-    if reservation is None:
-        raise ProblemError(
-            503,
-            "the prediction log is behind; retry shortly",
-            kind="overloaded",
-            headers={"Retry-After": "1"},
-        )
+    reservation = reserve_log(services, 0)
     try:
         batch = await stored_batch_of(services.store, [customer_id], as_of)
         (score,) = _score(model, batch, ScoreOptions(playbook=None))
-        info = model.info
-        await _log_predictions(
-            services,
-            PendingPredictions(
-                request_id=request.state.request_id,
-                model_name=info.name,
-                model_version=info.version,
-                batch=batch,
-                scores=[score],
-                created_at=datetime.now(UTC),
-                bundle_hash=_bundle_hash(info.content_hash),
-                client_request_id=getattr(request.state, "client_request_id", None),
-            ),
-            reservation,
-        )
+        await log_served(request, services, model, batch, [score], reservation)
     finally:
         reservation.release()
-    services.metrics.scores_served.labels(info.version).inc(1)
     return StoredScoreOut(
         customer_id=customer_id,
         as_of=as_of,
         churn_probability=score.churn_probability,
         partial_churn_probability=score.partial_churn_probability,
         risk_band=score.risk_band,
-        model_name=info.name,
-        model_version=info.version,
+        model_name=model.info.name,
+        model_version=model.info.version,
         scored_at=datetime.now(UTC),
-        drivers=[
-            DriverOut(name=d.name, contribution=d.contribution, label_en=d.label_en, label_zh=d.label_zh)
-            for d in score.drivers
-        ],
+        drivers=_drivers_out((d.name, d.contribution) for d in score.drivers),
         **{name: getattr(score, name) for name in _LOYALTY_OUT},
     )
+
+
+def _drivers_out(drivers: Iterable[tuple[str, float]]) -> list[DriverOut]:
+    """(group, contribution) pairs as the response's drivers, with the groups' labels."""
+    return [
+        DriverOut(
+            name=name, contribution=value, label_en=GROUP_LABELS[name][0], label_zh=GROUP_LABELS[name][1]
+        )
+        for name, value in drivers
+        if name in GROUP_LABELS
+    ]
 
 
 _LOYALTY_OUT = (

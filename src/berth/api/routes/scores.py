@@ -123,17 +123,8 @@ async def create_scores(
     """
     language = lang or negotiate_language(request.headers.get("accept-language"))
     options = ScoreOptions(language, context.services.playbook if recommendations else None)
-    services = context.services
     body_bytes = int(request.headers.get("content-length") or 0)
-    reservation = services.writer.reserve(body_bytes)
-    if reservation is None:
-        rows, waiting = services.writer.backlog
-        raise ProblemError(
-            503,
-            f"the prediction log is {rows:,} rows ({waiting / 1e6:.0f} MB of requests) behind; retry shortly",
-            kind="overloaded",
-            headers={"Retry-After": "1"},
-        )
+    reservation = reserve_log(context.services, body_bytes)
     try:
         response = await _score_and_log(request, context, reservation, body_bytes, options)
         response.headers["Content-Language"] = language
@@ -181,27 +172,11 @@ async def _score_and_log(
         ) from None
     except ModelOutputError as exc:
         raise ProblemError(500, f"the model produced an invalid output: {exc}", kind="model-output") from exc
-    request_id: str = request.state.request_id
+    await log_served(request, services, model, batch, scores, reservation, body_bytes=len(raw))
     info = model.info
-    await _log_predictions(
-        services,
-        PendingPredictions(
-            request_id=request_id,
-            model_name=info.name,
-            model_version=info.version,
-            batch=batch,
-            scores=scores,
-            created_at=datetime.now(UTC),
-            body_bytes=len(raw),
-            bundle_hash=_bundle_hash(info.content_hash),
-            client_request_id=request.state.client_request_id,
-        ),
-        reservation,
-    )
-    services.metrics.scores_served.labels(info.version).inc(len(scores))
     payload = wire.ScoreResponse(
         client_request_id=request.state.client_request_id,
-        request_id=request_id,
+        request_id=request.state.request_id,
         model_name=info.name,
         model_version=info.version,
         as_of=batch.as_of,
@@ -210,6 +185,50 @@ async def _score_and_log(
     # Serialised here: returning a model would have FastAPI validate every score again (tens of
     # ms for 1,000 customers) although to_outputs already checked them. ScoreResponse documents it.
     return Response(content=wire.encode_response(payload), media_type="application/json")
+
+
+def reserve_log(services: Services, body_bytes: int) -> Reservation:
+    """Room in the prediction log's backlog for a request's rows, or a 503 with Retry-After."""
+    reservation = services.writer.reserve(body_bytes)
+    if reservation is None:
+        rows, waiting = services.writer.backlog
+        raise ProblemError(
+            503,
+            f"the prediction log is {rows:,} rows ({waiting / 1e6:.0f} MB of requests) behind; retry shortly",
+            kind="overloaded",
+            headers={"Retry-After": "1"},
+        )
+    return reservation
+
+
+async def log_served(
+    request: Request,
+    services: Services,
+    model: LoadedModel,
+    batch: DecodedBatch,
+    scores: list[CustomerScoreOut],
+    reservation: Reservation,
+    *,
+    body_bytes: int = 0,
+) -> None:
+    """Log the scores a request is about to serve (every scoring route), and count them."""
+    info = model.info
+    await _log_predictions(
+        services,
+        PendingPredictions(
+            request_id=request.state.request_id,
+            model_name=info.name,
+            model_version=info.version,
+            batch=batch,
+            scores=scores,
+            created_at=datetime.now(UTC),
+            body_bytes=body_bytes,
+            bundle_hash=_bundle_hash(info.content_hash),
+            client_request_id=request.state.client_request_id,
+        ),
+        reservation,
+    )
+    services.metrics.scores_served.labels(info.version).inc(len(scores))
 
 
 def _bundle_hash(content_hash: str) -> str | None:
